@@ -183,6 +183,81 @@ impl SupConLoss {
     /// # Panics
     /// As [`SupConLoss::forward`].
     pub fn forward_per_anchor(&self, features: Tensor<3>, positives: Positives) -> AnchorLosses {
+        let prepared = self.prepare(features, positives);
+        let (positive, negatives) = prepared.row_masks(0, prepared.anchors_len);
+        let anchors = prepared.contrast.clone().narrow(0, 0, prepared.anchors_len);
+        self.losses_from_masks(anchors, prepared.contrast, positive, negatives)
+    }
+
+    /// The loss and its gradient with respect to `features`, computed in blocks of at most
+    /// `block_rows` anchors so that the `[A, N]` similarity matrix never exists whole: peak
+    /// memory is `O(block_rows * N)` instead of `O(A * N)`. The value and gradient equal those of
+    /// [`SupConLoss::forward`] up to float rounding.
+    ///
+    /// The features may live on any device; the gradient is taken with autodiff block by block,
+    /// and both results are returned without an autodiff graph. Use the gradient as the upstream
+    /// gradient of the embeddings (for instance through the surrogate `(z * grad).sum()`), as the
+    /// gradient-cache trainer does.
+    ///
+    /// # Shapes
+    /// - `features`: `[B, V, D]`, L2-normalised along `D`
+    /// - output: the loss `[1]` and the gradient `[B, V, D]`
+    ///
+    /// # Panics
+    /// As [`SupConLoss::forward`], and when `block_rows` is 0.
+    pub fn forward_blocked(
+        &self,
+        features: Tensor<3>,
+        positives: Positives,
+        block_rows: usize,
+    ) -> (Tensor<1>, Tensor<3>) {
+        assert!(block_rows > 0, "block_rows must be at least 1, got 0");
+        let [batch, views, dim] = features.dims();
+        let features = features.without_autodiff();
+        let positives = match positives {
+            Positives::Labels(labels) => Positives::Labels(labels.without_autodiff()),
+            Positives::Mask(mask) => Positives::Mask(mask.without_autodiff()),
+            Positives::None => Positives::None,
+        };
+        let prepared = self.prepare(features, positives);
+        let contrast_len = views * batch;
+
+        // Count the anchors that take part, so that each block can be normalised by the total.
+        let mut valid_total = 0.0f64;
+        let mut start = 0;
+        while start < prepared.anchors_len {
+            let len = block_rows.min(prepared.anchors_len - start);
+            let (positive, negatives) = prepared.row_masks(start, len);
+            let valid = self.valid_anchors(positive.sum_dim(1), negatives);
+            valid_total += valid.sum().into_scalar::<f32>() as f64;
+            start += len;
+        }
+        let normaliser = valid_total.max(1.0);
+
+        let contrast = prepared.contrast.clone();
+        let mut loss_sum = Tensor::<1>::zeros([1], &contrast.device());
+        let mut grad_sum = Tensor::<2>::zeros([contrast_len, dim], &contrast.device());
+        let mut start = 0;
+        while start < prepared.anchors_len {
+            let len = block_rows.min(prepared.anchors_len - start);
+            let (positive, negatives) = prepared.row_masks(start, len);
+            let leaf = contrast.clone().autodiff().require_grad();
+            let anchors = leaf.clone().narrow(0, start, len);
+            let block = self.losses_from_masks(anchors, leaf.clone(), positive, negatives);
+            let block_sum = block.losses.sum() / normaliser;
+            let gradients = block_sum.backward();
+            let grad = leaf.grad(&gradients).expect("the contrast rows take part in the loss");
+            grad_sum = grad_sum + grad.without_autodiff();
+            loss_sum = loss_sum + block_sum.without_autodiff();
+            start += len;
+        }
+        // [V * B, D] -> [B, V, D]
+        let grad = grad_sum.reshape([views, batch, dim]).swap_dims(0, 1);
+        (loss_sum, grad)
+    }
+
+    /// Validates the input and builds the contrast set and sample-level masks.
+    fn prepare(&self, features: Tensor<3>, positives: Positives) -> Prepared {
         let [batch, views, dim] = features.dims();
         assert!(batch > 0, "SupCon needs a non-empty batch, got features of shape {:?}", features.dims());
         assert!(views > 0, "SupCon needs at least one view, got features of shape {:?}", features.dims());
@@ -198,6 +273,7 @@ impl SupConLoss {
                     "SupCon labels must have one entry per sample: {} labels for a batch of {batch}",
                     labels.dims()[0]
                 );
+                let labels = labels.to_device(&device);
                 let rows = labels.clone().reshape([batch, 1]).expand([batch, batch]);
                 let cols = labels.reshape([1, batch]).expand([batch, batch]);
                 rows.equal(cols).float()
@@ -213,6 +289,10 @@ impl SupConLoss {
             }
             Positives::None => Tensor::<2>::eye(batch, &device),
         };
+        let kept = match self.config.max_positives {
+            Some(cap) => cap_positives(sample_mask.clone(), cap, views),
+            None => sample_mask.clone(),
+        };
 
         // Contrast set, view-major: [B, V, D] -> [V, B, D] -> [V * B, D].
         let contrast = features.swap_dims(0, 1).reshape([views * batch, dim]);
@@ -220,19 +300,18 @@ impl SupConLoss {
             ContrastMode::AllViews => views,
             ContrastMode::OneView => 1,
         };
-        let anchors_len = anchor_views * batch;
-        let contrast_len = views * batch;
-        let anchors = contrast.clone().narrow(0, 0, anchors_len);
+        Prepared { contrast, sample_mask, kept, batch, views, anchors_len: anchor_views * batch }
+    }
 
-        // Tiled masks [A, N]; anchor a is contrast row a, so the self pair sits on the diagonal.
-        let not_self = Tensor::<2, Bool>::diag_mask([anchors_len, contrast_len], 0, &device).float();
-        let negatives = (sample_mask.clone().neg() + 1.0).repeat(&[anchor_views, views]) * not_self.clone();
-        let kept = match self.config.max_positives {
-            Some(cap) => cap_positives(sample_mask, cap, views),
-            None => sample_mask,
-        };
-        let positive = kept.repeat(&[anchor_views, views]) * not_self;
-        self.losses_from_masks(anchors, contrast, positive, negatives)
+    /// 1 for the anchors that count in the mean `[A, 1]`: at least one positive, and a negative
+    /// when only negatives form the denominator.
+    fn valid_anchors(&self, positive_count: Tensor<2>, negatives: Tensor<2>) -> Tensor<2> {
+        let valid = positive_count.greater_elem(0.5).float();
+        if self.config.denominator == Denominator::OnlyNegatives {
+            valid * negatives.sum_dim(1).greater_elem(0.5).float()
+        } else {
+            valid
+        }
     }
 
     /// The per-anchor losses for explicit anchor and contrast sets and `[A, N]` masks of
@@ -267,11 +346,7 @@ impl SupConLoss {
 
         // Anchors that count: at least one positive (and a negative when only negatives form
         // the denominator).
-        let mut valid = positive_count.clone().greater_elem(0.5).float();
-        if self.config.denominator == Denominator::OnlyNegatives {
-            let has_negative = negatives.sum_dim(1).greater_elem(0.5).float();
-            valid = valid * has_negative;
-        }
+        let valid = self.valid_anchors(positive_count.clone(), negatives);
         let safe_count = positive_count.clamp_min(1.0);
 
         let anchor_loss = match self.config.summation {
@@ -291,6 +366,38 @@ impl SupConLoss {
         let scale = self.config.temperature / self.config.base_temperature;
         let losses = (anchor_loss * valid.clone() * scale).reshape([anchors_len]);
         AnchorLosses { losses, valid: valid.reshape([anchors_len]) }
+    }
+}
+
+/// The contrast set and sample-level masks of one batch.
+struct Prepared {
+    /// `[V * B, D]`, view-major.
+    contrast: Tensor<2>,
+    /// `[B, B]` positives before the cap (what is not positive is negative).
+    sample_mask: Tensor<2>,
+    /// `[B, B]` positives after the cap.
+    kept: Tensor<2>,
+    batch: usize,
+    views: usize,
+    anchors_len: usize,
+}
+
+impl Prepared {
+    /// Positive and negative masks `[len, V * B]` of anchors `start..start + len`; anchor `a` is
+    /// contrast row `a`, so its self pair sits at column `a`.
+    fn row_masks(&self, start: usize, len: usize) -> (Tensor<2>, Tensor<2>) {
+        let device = self.contrast.device();
+        let contrast_len = self.views * self.batch;
+        let samples: Vec<i64> = (start..start + len).map(|a| (a % self.batch) as i64).collect();
+        let samples = Tensor::<1, Int>::from_data(TensorData::new(samples, [len]), &device);
+        let not_self =
+            Tensor::<2, Bool>::diag_mask([len, contrast_len], start as i64, &device).float();
+        let positive = self.kept.clone().select(0, samples.clone()).repeat(&[1, self.views])
+            * not_self.clone();
+        let negatives = (self.sample_mask.clone().select(0, samples).neg() + 1.0)
+            .repeat(&[1, self.views])
+            * not_self;
+        (positive, negatives)
     }
 }
 

@@ -141,7 +141,7 @@ fn anchors_without_positives_are_left_out_never_nan() {
     for summation in [Summation::Outside, Summation::Inside] {
         let loss = SupConLossConfig::new().with_summation(summation).init();
         let device = Device::flex().autodiff();
-        let x = features.clone().to_device(&device).require_grad();
+        let x = features.clone().autodiff().require_grad();
         let y_t = Tensor::<1, Int>::from_data(TensorData::new(y.to_vec(), [4]), &device);
         let per = loss.forward_per_anchor(x.clone(), Positives::Labels(y_t));
         let valid = per.valid.to_data().to_vec::<f32>().unwrap();
@@ -241,8 +241,9 @@ fn memory_bank_matches_a_hand_computation() {
     small.forward(&loss, first, labels(&[0, 1]));
     small.forward(&loss, Tensor::<3>::from_data([[[0.5]]], &device()), labels(&[2]));
     assert_eq!(small.len(), 2);
-    // A new anchor of class 0 finds no positive: sample a (class 0) was the oldest and left.
-    let value = scalar(small.forward(&loss, Tensor::<3>::from_data([[[1.0]]], &device()), labels(&[0])));
+    // The memory is now [0.5 (class 2), a (class 0)]: b, the last row of the oldest batch,
+    // left, so a new anchor of class 1 finds no positive.
+    let value = scalar(small.forward(&loss, Tensor::<3>::from_data([[[1.0]]], &device()), labels(&[1])));
     assert_eq!(value, 0.0);
 }
 
@@ -316,4 +317,38 @@ fn zero_views_are_rejected() {
 fn a_positives_cap_that_is_not_a_multiple_of_the_views_is_rejected() {
     let loss = SupConLossConfig::new().with_max_positives(Some(3)).init();
     loss.forward(random_features(4, 2, 3, 0), Positives::Labels(labels(&[0, 0, 1, 1])));
+}
+
+#[test]
+fn blocked_loss_and_gradient_equal_the_one_shot_ones() {
+    let device = Device::flex().autodiff();
+    let features = random_features(10, 2, 6, 21).autodiff();
+    let y = [0i64, 1, 2, 0, 1, 2, 0, 3, 3, 1];
+    let y_t = || Tensor::<1, Int>::from_data(TensorData::new(y.to_vec(), [10]), &device);
+    for (summation, denominator, contrast_mode, cap) in [
+        (Summation::Outside, Denominator::All, ContrastMode::AllViews, None),
+        (Summation::Inside, Denominator::OnePositive, ContrastMode::AllViews, Some(2)),
+        (Summation::Outside, Denominator::OnlyNegatives, ContrastMode::OneView, None),
+    ] {
+        let loss = SupConLossConfig::new()
+            .with_summation(summation)
+            .with_denominator(denominator)
+            .with_contrast_mode(contrast_mode)
+            .with_max_positives(cap)
+            .init();
+        let x = features.clone().require_grad();
+        let one_shot = loss.forward(x.clone(), Positives::Labels(y_t()));
+        let value: f32 = one_shot.clone().into_scalar();
+        let grad = x.grad(&one_shot.backward()).unwrap().to_data().to_vec::<f32>().unwrap();
+
+        for block in [1, 3, 7, 64] {
+            let (blocked, blocked_grad) = loss.forward_blocked(features.clone(), Positives::Labels(y_t()), block);
+            let blocked: f32 = blocked.into_scalar();
+            assert!((blocked - value).abs() <= 1e-5 * value.abs(), "block {block}: {blocked} vs {value}");
+            let blocked_grad = blocked_grad.to_data().to_vec::<f32>().unwrap();
+            for (k, (a, b)) in blocked_grad.iter().zip(&grad).enumerate() {
+                assert!((a - b).abs() <= 1e-6 + 1e-4 * b.abs(), "block {block}, element {k}: {a} vs {b}");
+            }
+        }
+    }
 }
