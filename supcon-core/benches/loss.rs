@@ -12,7 +12,10 @@ use burn::tensor::Distribution;
 use supcon_core::{Positives, Summation, SupConLossConfig};
 
 fn main() {
-    let steps: usize = std::env::var("SUPCON_BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let steps: usize = std::env::var("SUPCON_BENCH_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let (batch, views, dim, classes) = (1024, 2, 128, 10);
     let device = Device::flex().autodiff();
     device.seed(0);
@@ -23,8 +26,11 @@ fn main() {
 
     println!("SupCon loss, forward + backward, {batch} x {views} views x {dim}, t = 0.1, {classes} classes, flex");
     for summation in [Summation::Outside, Summation::Inside] {
-        let loss = SupConLossConfig::new().with_temperature(0.1).with_summation(summation).init();
-        let mut run = || {
+        let loss = SupConLossConfig::new()
+            .with_temperature(0.1)
+            .with_summation(summation)
+            .init();
+        let run = || {
             let x = features.clone().require_grad();
             let start = Instant::now();
             let value = loss.forward(x.clone(), Positives::Labels(labels.clone()));
@@ -49,7 +55,10 @@ fn main() {
                 "median_s": median, "min_s": times[0], "max_s": times[times.len() - 1],
                 "steps": steps, "device": "flex",
             });
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
                 .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
             writeln!(file, "{record}").expect("write bench JSON");
         }

@@ -39,7 +39,10 @@ fn inputs(rows: usize, device: &Device) -> (Tensor<3>, Tensor<1, Int>) {
     let raw = Tensor::<3>::random([batch, 2, 128], Distribution::Normal(0.0, 1.0), device);
     let features = raw.clone() / raw.powi_scalar(2).sum_dim(2).sqrt();
     let labels: Vec<i64> = (0..batch as i64).map(|i| (i * 7919) % 1000).collect();
-    (features, Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device))
+    (
+        features,
+        Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device),
+    )
 }
 
 fn one_shot(loss: &SupConLoss, rows: usize) {
@@ -63,12 +66,18 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![2048, 8192, 12288]);
-    let block: usize = std::env::var("SUPCON_BENCH_BLOCK").ok().and_then(|s| s.parse().ok()).unwrap_or(1024);
+    let block: usize = std::env::var("SUPCON_BENCH_BLOCK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
     let loss = SupConLossConfig::new().with_temperature(0.1).init();
     Device::flex().seed(0);
 
     println!("SupCon loss + gradient, 128-d, 2 views, flex: one-shot vs blocks of {block} anchors");
-    println!("{:>7} | {:>10} {:>12} | {:>10} {:>12}", "N", "one-shot s", "peak MiB", "blocked s", "peak MiB");
+    println!(
+        "{:>7} | {:>10} {:>12} | {:>10} {:>12}",
+        "N", "one-shot s", "peak MiB", "blocked s", "peak MiB"
+    );
     for rows in sizes {
         let (t_full, m_full) = measure(|| one_shot(&loss, rows));
         let (t_block, m_block) = measure(|| blocked(&loss, rows, block));
@@ -80,7 +89,10 @@ fn main() {
                 "one_shot_s": t_full, "one_shot_peak_mib": m_full,
                 "blocked_s": t_block, "blocked_peak_mib": m_block, "device": "flex",
             });
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
                 .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
             writeln!(file, "{record}").expect("write bench JSON");
         }

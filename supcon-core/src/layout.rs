@@ -19,5 +19,7 @@ pub fn views_to_features(embeddings: Tensor<2>, views: usize) -> Tensor<3> {
         "{rows} embedding rows cannot be split into {views} views of equal size"
     );
     // [V * B, D] -> [V, B, D] -> [B, V, D]
-    embeddings.reshape([views, rows / views, dim]).swap_dims(0, 1)
+    embeddings
+        .reshape([views, rows / views, dim])
+        .swap_dims(0, 1)
 }

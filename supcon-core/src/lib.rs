@@ -38,10 +38,12 @@
 //! SupConLossConfig::new().init().forward(flat, Positives::None);
 //! ```
 
+mod gather;
 mod layout;
 mod memory_bank;
 mod supcon;
 
+pub use gather::{all_gather, gather_to_device};
 pub use layout::views_to_features;
 pub use memory_bank::{MemoryBank, MemoryBankConfig};
 pub use supcon::{

@@ -17,8 +17,15 @@ impl MemoryBankConfig {
     /// # Panics
     /// When the capacity is 0.
     pub fn init(&self) -> MemoryBank {
-        assert!(self.capacity > 0, "a memory bank needs a capacity of at least 1, got 0");
-        MemoryBank { capacity: self.capacity, embeddings: None, labels: None }
+        assert!(
+            self.capacity > 0,
+            "a memory bank needs a capacity of at least 1, got 0"
+        );
+        MemoryBank {
+            capacity: self.capacity,
+            embeddings: None,
+            labels: None,
+        }
     }
 }
 
@@ -71,9 +78,18 @@ impl MemoryBank {
     ///
     /// # Panics
     /// When the labels do not match the batch, or the embedding size differs from the memory's.
-    pub fn forward(&mut self, loss: &SupConLoss, features: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<1> {
+    pub fn forward(
+        &mut self,
+        loss: &SupConLoss,
+        features: Tensor<3>,
+        labels: Tensor<1, Int>,
+    ) -> Tensor<1> {
         let [batch, views, dim] = features.dims();
-        assert!(batch > 0 && views > 0, "features must be non-empty, got shape {:?}", features.dims());
+        assert!(
+            batch > 0 && views > 0,
+            "features must be non-empty, got shape {:?}",
+            features.dims()
+        );
         assert_eq!(
             labels.dims(),
             [batch],
@@ -96,7 +112,13 @@ impl MemoryBank {
         let (contrast, contrast_labels) = match (&self.embeddings, &self.labels) {
             (Some(memory), Some(memory_labels)) => (
                 Tensor::cat(vec![current.clone(), memory.clone().to_device(&device)], 0),
-                Tensor::cat(vec![current_labels.clone(), memory_labels.clone().to_device(&device)], 0),
+                Tensor::cat(
+                    vec![
+                        current_labels.clone(),
+                        memory_labels.clone().to_device(&device),
+                    ],
+                    0,
+                ),
             ),
             _ => (current.clone(), current_labels.clone()),
         };
@@ -109,13 +131,21 @@ impl MemoryBank {
         let anchors = current.clone().narrow(0, 0, anchors_len);
         let anchor_labels = current_labels.clone().narrow(0, 0, anchors_len);
 
-        let rows = anchor_labels.reshape([anchors_len, 1]).expand([anchors_len, contrast_len]);
-        let cols = contrast_labels.clone().reshape([1, contrast_len]).expand([anchors_len, contrast_len]);
+        let rows = anchor_labels
+            .reshape([anchors_len, 1])
+            .expand([anchors_len, contrast_len]);
+        let cols = contrast_labels
+            .clone()
+            .reshape([1, contrast_len])
+            .expand([anchors_len, contrast_len]);
         let same = rows.equal(cols).float();
-        let not_self = Tensor::<2, Bool>::diag_mask([anchors_len, contrast_len], 0, &device).float();
+        let not_self =
+            Tensor::<2, Bool>::diag_mask([anchors_len, contrast_len], 0, &device).float();
         let positive = same.clone() * not_self.clone();
         let negatives = (same.neg() + 1.0) * not_self;
-        let value = loss.losses_from_masks(anchors, contrast.clone(), positive, negatives).mean();
+        let value = loss
+            .losses_from_masks(anchors, contrast.clone(), positive, negatives)
+            .mean();
 
         // The memory is stored newest first, so keeping the leading rows drops the oldest.
         let kept = contrast_len.min(self.capacity);

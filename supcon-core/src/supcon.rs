@@ -112,7 +112,9 @@ impl SupConLossConfig {
             "SupCon base temperature must be finite and > 0, got {}",
             self.base_temperature
         );
-        SupConLoss { config: self.clone() }
+        SupConLoss {
+            config: self.clone(),
+        }
     }
 }
 
@@ -246,7 +248,9 @@ impl SupConLoss {
             let block = self.losses_from_masks(anchors, leaf.clone(), positive, negatives);
             let block_sum = block.losses.sum() / normaliser;
             let gradients = block_sum.backward();
-            let grad = leaf.grad(&gradients).expect("the contrast rows take part in the loss");
+            let grad = leaf
+                .grad(&gradients)
+                .expect("the contrast rows take part in the loss");
             grad_sum = grad_sum + grad.without_autodiff();
             loss_sum = loss_sum + block_sum.without_autodiff();
             start += len;
@@ -259,9 +263,21 @@ impl SupConLoss {
     /// Validates the input and builds the contrast set and sample-level masks.
     fn prepare(&self, features: Tensor<3>, positives: Positives) -> Prepared {
         let [batch, views, dim] = features.dims();
-        assert!(batch > 0, "SupCon needs a non-empty batch, got features of shape {:?}", features.dims());
-        assert!(views > 0, "SupCon needs at least one view, got features of shape {:?}", features.dims());
-        assert!(dim > 0, "SupCon needs a non-empty embedding, got features of shape {:?}", features.dims());
+        assert!(
+            batch > 0,
+            "SupCon needs a non-empty batch, got features of shape {:?}",
+            features.dims()
+        );
+        assert!(
+            views > 0,
+            "SupCon needs at least one view, got features of shape {:?}",
+            features.dims()
+        );
+        assert!(
+            dim > 0,
+            "SupCon needs a non-empty embedding, got features of shape {:?}",
+            features.dims()
+        );
         let device = features.device();
 
         // Sample-level positive mask [B, B].
@@ -300,7 +316,14 @@ impl SupConLoss {
             ContrastMode::AllViews => views,
             ContrastMode::OneView => 1,
         };
-        Prepared { contrast, sample_mask, kept, batch, views, anchors_len: anchor_views * batch }
+        Prepared {
+            contrast,
+            sample_mask,
+            kept,
+            batch,
+            views,
+            anchors_len: anchor_views * batch,
+        }
     }
 
     /// 1 for the anchors that count in the mean `[A, 1]`: at least one positive, and a negative
@@ -365,7 +388,10 @@ impl SupConLoss {
 
         let scale = self.config.temperature / self.config.base_temperature;
         let losses = (anchor_loss * valid.clone() * scale).reshape([anchors_len]);
-        AnchorLosses { losses, valid: valid.reshape([anchors_len]) }
+        AnchorLosses {
+            losses,
+            valid: valid.reshape([anchors_len]),
+        }
     }
 }
 
@@ -388,11 +414,17 @@ impl Prepared {
     fn row_masks(&self, start: usize, len: usize) -> (Tensor<2>, Tensor<2>) {
         let device = self.contrast.device();
         let contrast_len = self.views * self.batch;
-        let samples: Vec<i64> = (start..start + len).map(|a| (a % self.batch) as i64).collect();
+        let samples: Vec<i64> = (start..start + len)
+            .map(|a| (a % self.batch) as i64)
+            .collect();
         let samples = Tensor::<1, Int>::from_data(TensorData::new(samples, [len]), &device);
         let not_self =
             Tensor::<2, Bool>::diag_mask([len, contrast_len], start as i64, &device).float();
-        let positive = self.kept.clone().select(0, samples.clone()).repeat(&[1, self.views])
+        let positive = self
+            .kept
+            .clone()
+            .select(0, samples.clone())
+            .repeat(&[1, self.views])
             * not_self.clone();
         let negatives = (self.sample_mask.clone().select(0, samples).neg() + 1.0)
             .repeat(&[1, self.views])

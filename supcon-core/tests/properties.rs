@@ -35,13 +35,20 @@ fn loss_is_invariant_to_permuting_the_batch() {
     let y = [0, 1, 0, 2, 1, 2];
     let permutation = [4usize, 0, 5, 2, 3, 1];
     let index = Tensor::<1, Int>::from_data(
-        TensorData::new(permutation.iter().map(|&i| i as i64).collect::<Vec<_>>(), [6]),
+        TensorData::new(
+            permutation.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [6],
+        ),
         &device(),
     );
     let permuted_labels: Vec<i64> = permutation.iter().map(|&i| y[i]).collect();
 
     for summation in [Summation::Outside, Summation::Inside] {
-        for denominator in [Denominator::All, Denominator::OnePositive, Denominator::OnlyNegatives] {
+        for denominator in [
+            Denominator::All,
+            Denominator::OnePositive,
+            Denominator::OnlyNegatives,
+        ] {
             let loss = SupConLossConfig::new()
                 .with_summation(summation)
                 .with_denominator(denominator)
@@ -51,7 +58,10 @@ fn loss_is_invariant_to_permuting_the_batch() {
                 features.clone().select(0, index.clone()),
                 Positives::Labels(labels(&permuted_labels)),
             ));
-            assert!((a - b).abs() <= 1e-5 * a.abs(), "{summation:?}/{denominator:?}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs(),
+                "{summation:?}/{denominator:?}: {a} vs {b}"
+            );
         }
     }
 }
@@ -63,10 +73,15 @@ fn inside_summation_never_exceeds_outside() {
         let features = random_features(8, 2, 4, seed);
         let y = [0, 0, 1, 1, 1, 2, 2, 0];
         let outside = SupConLossConfig::new().init();
-        let inside = SupConLossConfig::new().with_summation(Summation::Inside).init();
+        let inside = SupConLossConfig::new()
+            .with_summation(Summation::Inside)
+            .init();
         let l_out = scalar(outside.forward(features.clone(), Positives::Labels(labels(&y))));
         let l_in = scalar(inside.forward(features, Positives::Labels(labels(&y))));
-        assert!(l_in <= l_out + 1e-6, "seed {seed}: L_in {l_in} > L_out {l_out}");
+        assert!(
+            l_in <= l_out + 1e-6,
+            "seed {seed}: L_in {l_in} > L_out {l_out}"
+        );
     }
 }
 
@@ -78,7 +93,7 @@ fn moving_a_positive_closer_lowers_the_loss() {
     let loss = SupConLossConfig::new().init();
     let before = scalar(loss.forward(features.clone(), Positives::Labels(labels(&y))));
 
-    let data = features.to_data().to_vec::<f32>().unwrap();
+    let data = features.to_data().try_to_vec::<f32>().unwrap();
     let (views, dim) = (2, 4);
     let mut moved = data.clone();
     for v in 0..views {
@@ -95,7 +110,10 @@ fn moving_a_positive_closer_lowers_the_loss() {
     }
     let moved = Tensor::<3>::from_data(TensorData::new(moved, [6, 2, 4]), &device());
     let after = scalar(loss.forward(moved, Positives::Labels(labels(&y))));
-    assert!(after < before, "loss rose from {before} to {after} when a positive moved closer");
+    assert!(
+        after < before,
+        "loss rose from {before} to {after} when a positive moved closer"
+    );
 }
 
 #[test]
@@ -103,8 +121,11 @@ fn all_distinct_labels_give_exactly_the_simclr_loss() {
     let features = random_features(7, 2, 6, 3);
     let distinct: Vec<i64> = (0..7).collect();
     for contrast_mode in [ContrastMode::AllViews, ContrastMode::OneView] {
-        let loss = SupConLossConfig::new().with_contrast_mode(contrast_mode).init();
-        let supervised = scalar(loss.forward(features.clone(), Positives::Labels(labels(&distinct))));
+        let loss = SupConLossConfig::new()
+            .with_contrast_mode(contrast_mode)
+            .init();
+        let supervised =
+            scalar(loss.forward(features.clone(), Positives::Labels(labels(&distinct))));
         let simclr = scalar(loss.forward(features.clone(), Positives::None));
         assert_eq!(supervised, simclr, "{contrast_mode:?}");
     }
@@ -116,8 +137,16 @@ fn simclr_loss_of_a_hand_computed_pair() {
     // [1] and [-1]. With t = t_b = 1, anchor (0,0) has positive (1,0) with similarity 1 and
     // others with similarities 1, -1: l = -(1 - ln(e + e + e^-1)).
     let f = Tensor::<3>::from_data([[[1.0], [1.0]], [[1.0], [-1.0]]], &device());
-    let loss = SupConLossConfig::new().with_temperature(1.0).with_base_temperature(1.0).init();
-    let per = loss.forward_per_anchor(f, Positives::None).losses.to_data().to_vec::<f32>().unwrap();
+    let loss = SupConLossConfig::new()
+        .with_temperature(1.0)
+        .with_base_temperature(1.0)
+        .init();
+    let per = loss
+        .forward_per_anchor(f, Positives::None)
+        .losses
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let e = std::f64::consts::E;
     // Anchors in view-major order: (v0,s0), (v0,s1), (v1,s0), (v1,s1).
     // (v0,s0)=1: positive (v1,s0)=1, others (v0,s1)=1, (v1,s1)=-1.
@@ -144,19 +173,30 @@ fn anchors_without_positives_are_left_out_never_nan() {
         let x = features.clone().autodiff().require_grad();
         let y_t = Tensor::<1, Int>::from_data(TensorData::new(y.to_vec(), [4]), &device);
         let per = loss.forward_per_anchor(x.clone(), Positives::Labels(y_t));
-        let valid = per.valid.to_data().to_vec::<f32>().unwrap();
+        let valid = per.valid.to_data().try_to_vec::<f32>().unwrap();
         assert_eq!(valid, vec![1.0, 1.0, 0.0, 0.0]);
-        let losses = per.losses.clone().to_data().to_vec::<f32>().unwrap();
+        let losses = per.losses.clone().to_data().try_to_vec::<f32>().unwrap();
         assert_eq!(&losses[2..], &[0.0, 0.0]);
         let mean = per.mean();
         let value: f32 = mean.clone().into_scalar();
         assert!((value - (losses[0] + losses[1]) / 2.0).abs() < 1e-6);
-        let grad = x.grad(&mean.backward()).unwrap().to_data().to_vec::<f32>().unwrap();
-        assert!(grad.iter().all(|g| g.is_finite()), "{summation:?}: {grad:?}");
+        let grad = x
+            .grad(&mean.backward())
+            .unwrap()
+            .to_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(
+            grad.iter().all(|g| g.is_finite()),
+            "{summation:?}: {grad:?}"
+        );
     }
     // No anchor with a positive at all: the loss is 0, not NaN.
     let loss = SupConLossConfig::new().init();
-    let value = scalar(loss.forward(random_features(3, 1, 3, 2), Positives::Labels(labels(&[0, 1, 2]))));
+    let value = scalar(loss.forward(
+        random_features(3, 1, 3, 2),
+        Positives::Labels(labels(&[0, 1, 2])),
+    ));
     assert_eq!(value, 0.0);
 }
 
@@ -186,18 +226,31 @@ fn gradient_matches_finite_differences() {
             .with_summation(summation)
             .init();
         let eval = |values: &[f32]| -> f64 {
-            let x = Tensor::<3>::from_data(TensorData::new(values.to_vec(), shape), &Device::flex());
+            let x =
+                Tensor::<3>::from_data(TensorData::new(values.to_vec(), shape), &Device::flex());
             let l: f32 = loss
-                .forward(x, Positives::Labels(Tensor::from_data(TensorData::new(y.to_vec(), [3]), &Device::flex())))
+                .forward(
+                    x,
+                    Positives::Labels(Tensor::from_data(
+                        TensorData::new(y.to_vec(), [3]),
+                        &Device::flex(),
+                    )),
+                )
                 .into_scalar();
             l as f64
         };
-        let x = Tensor::<3>::from_data(TensorData::new(base.clone(), shape), &device).require_grad();
+        let x =
+            Tensor::<3>::from_data(TensorData::new(base.clone(), shape), &device).require_grad();
         let value = loss.forward(
             x.clone(),
             Positives::Labels(Tensor::from_data(TensorData::new(y.to_vec(), [3]), &device)),
         );
-        let grad = x.grad(&value.backward()).unwrap().to_data().to_vec::<f32>().unwrap();
+        let grad = x
+            .grad(&value.backward())
+            .unwrap()
+            .to_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let eps = 1e-2f32;
         for k in 0..base.len() {
             let mut plus = base.clone();
@@ -220,7 +273,10 @@ fn memory_bank_matches_a_hand_computation() {
     // b=[-1] (class 1). Second batch: c=[1] (class 1), with the memory holding b then a.
     let bank_config = MemoryBankConfig::new(8);
     let mut bank = bank_config.init();
-    let loss = SupConLossConfig::new().with_temperature(1.0).with_base_temperature(1.0).init();
+    let loss = SupConLossConfig::new()
+        .with_temperature(1.0)
+        .with_base_temperature(1.0)
+        .init();
     let first = Tensor::<3>::from_data([[[1.0]], [[-1.0]]], &device());
     let first_loss = scalar(bank.forward(&loss, first.clone(), labels(&[0, 1])));
     // Empty memory: no anchor has a positive (one view, distinct classes).
@@ -233,17 +289,28 @@ fn memory_bank_matches_a_hand_computation() {
     // l = -(c.b - ln(e^{c.a} + e^{c.b})) = -(-1 - ln(e + e^-1)).
     let e = std::f64::consts::E;
     let expected = -(-1.0 - (e + 1.0 / e).ln());
-    assert!((second_loss as f64 - expected).abs() < 1e-5, "{second_loss} vs {expected}");
+    assert!(
+        (second_loss as f64 - expected).abs() < 1e-5,
+        "{second_loss} vs {expected}"
+    );
     assert_eq!(bank.len(), 3);
 
     // FIFO: a capacity of 2 keeps the two newest rows.
     let mut small = MemoryBankConfig::new(2).init();
     small.forward(&loss, first, labels(&[0, 1]));
-    small.forward(&loss, Tensor::<3>::from_data([[[0.5]]], &device()), labels(&[2]));
+    small.forward(
+        &loss,
+        Tensor::<3>::from_data([[[0.5]]], &device()),
+        labels(&[2]),
+    );
     assert_eq!(small.len(), 2);
     // The memory is now [0.5 (class 2), a (class 0)]: b, the last row of the oldest batch,
     // left, so a new anchor of class 1 finds no positive.
-    let value = scalar(small.forward(&loss, Tensor::<3>::from_data([[[1.0]]], &device()), labels(&[1])));
+    let value = scalar(small.forward(
+        &loss,
+        Tensor::<3>::from_data([[[1.0]]], &device()),
+        labels(&[1]),
+    ));
     assert_eq!(value, 0.0);
 }
 
@@ -262,7 +329,10 @@ fn memory_bank_with_empty_memory_equals_the_plain_loss() {
 fn views_to_features_regroups_view_major_rows() {
     // Rows: v0s0, v0s1, v1s0, v1s1.
     let rows = Tensor::<2>::from_data([[0.0], [1.0], [10.0], [11.0]], &device());
-    let f = views_to_features(rows, 2).to_data().to_vec::<f32>().unwrap();
+    let f = views_to_features(rows, 2)
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     assert_eq!(f, vec![0.0, 10.0, 1.0, 11.0]);
 }
 
@@ -287,14 +357,19 @@ fn a_nan_temperature_is_rejected() {
 #[test]
 #[should_panic(expected = "base temperature must be finite and > 0, got inf")]
 fn an_infinite_base_temperature_is_rejected() {
-    SupConLossConfig::new().with_base_temperature(f64::INFINITY).init();
+    SupConLossConfig::new()
+        .with_base_temperature(f64::INFINITY)
+        .init();
 }
 
 #[test]
 #[should_panic(expected = "5 labels for a batch of 4")]
 fn labels_that_do_not_match_the_batch_are_rejected() {
     let loss = SupConLossConfig::new().init();
-    loss.forward(random_features(4, 2, 3, 0), Positives::Labels(labels(&[0, 1, 0, 1, 2])));
+    loss.forward(
+        random_features(4, 2, 3, 0),
+        Positives::Labels(labels(&[0, 1, 0, 1, 2])),
+    );
 }
 
 #[test]
@@ -316,7 +391,10 @@ fn zero_views_are_rejected() {
 #[should_panic(expected = "max_positives (3) must be a multiple of the number of views (2)")]
 fn a_positives_cap_that_is_not_a_multiple_of_the_views_is_rejected() {
     let loss = SupConLossConfig::new().with_max_positives(Some(3)).init();
-    loss.forward(random_features(4, 2, 3, 0), Positives::Labels(labels(&[0, 0, 1, 1])));
+    loss.forward(
+        random_features(4, 2, 3, 0),
+        Positives::Labels(labels(&[0, 0, 1, 1])),
+    );
 }
 
 #[test]
@@ -326,9 +404,24 @@ fn blocked_loss_and_gradient_equal_the_one_shot_ones() {
     let y = [0i64, 1, 2, 0, 1, 2, 0, 3, 3, 1];
     let y_t = || Tensor::<1, Int>::from_data(TensorData::new(y.to_vec(), [10]), &device);
     for (summation, denominator, contrast_mode, cap) in [
-        (Summation::Outside, Denominator::All, ContrastMode::AllViews, None),
-        (Summation::Inside, Denominator::OnePositive, ContrastMode::AllViews, Some(2)),
-        (Summation::Outside, Denominator::OnlyNegatives, ContrastMode::OneView, None),
+        (
+            Summation::Outside,
+            Denominator::All,
+            ContrastMode::AllViews,
+            None,
+        ),
+        (
+            Summation::Inside,
+            Denominator::OnePositive,
+            ContrastMode::AllViews,
+            Some(2),
+        ),
+        (
+            Summation::Outside,
+            Denominator::OnlyNegatives,
+            ContrastMode::OneView,
+            None,
+        ),
     ] {
         let loss = SupConLossConfig::new()
             .with_summation(summation)
@@ -339,16 +432,76 @@ fn blocked_loss_and_gradient_equal_the_one_shot_ones() {
         let x = features.clone().require_grad();
         let one_shot = loss.forward(x.clone(), Positives::Labels(y_t()));
         let value: f32 = one_shot.clone().into_scalar();
-        let grad = x.grad(&one_shot.backward()).unwrap().to_data().to_vec::<f32>().unwrap();
+        let grad = x
+            .grad(&one_shot.backward())
+            .unwrap()
+            .to_data()
+            .try_to_vec::<f32>()
+            .unwrap();
 
         for block in [1, 3, 7, 64] {
-            let (blocked, blocked_grad) = loss.forward_blocked(features.clone(), Positives::Labels(y_t()), block);
+            let (blocked, blocked_grad) =
+                loss.forward_blocked(features.clone(), Positives::Labels(y_t()), block);
             let blocked: f32 = blocked.into_scalar();
-            assert!((blocked - value).abs() <= 1e-5 * value.abs(), "block {block}: {blocked} vs {value}");
-            let blocked_grad = blocked_grad.to_data().to_vec::<f32>().unwrap();
+            assert!(
+                (blocked - value).abs() <= 1e-5 * value.abs(),
+                "block {block}: {blocked} vs {value}"
+            );
+            let blocked_grad = blocked_grad.to_data().try_to_vec::<f32>().unwrap();
             for (k, (a, b)) in blocked_grad.iter().zip(&grad).enumerate() {
-                assert!((a - b).abs() <= 1e-6 + 1e-4 * b.abs(), "block {block}, element {k}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-6 + 1e-4 * b.abs(),
+                    "block {block}, element {k}: {a} vs {b}"
+                );
             }
         }
+    }
+}
+
+#[test]
+fn loss_on_gathered_shards_equals_the_single_device_loss() {
+    // A linear "encoder" W applied to two shards of a batch separately, the features gathered,
+    // the loss taken once: the value and W's gradient equal the single-batch ones.
+    let device = Device::flex().autodiff();
+    device.seed(4);
+    let inputs = Tensor::<3>::random([8, 2, 5], Distribution::Normal(0.0, 1.0), &device);
+    let y: Vec<i64> = vec![0, 1, 2, 0, 1, 2, 0, 1];
+    let all_labels = Tensor::<1, Int>::from_data(TensorData::new(y.clone(), [8]), &device);
+    let weight =
+        Tensor::<2>::random([5, 3], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let loss = SupConLossConfig::new().init();
+    let embed = |x: Tensor<3>| {
+        let [b, v, d] = x.dims();
+        let z = x.reshape([b * v, d]).matmul(weight.clone());
+        let z = z.clone() / z.powi_scalar(2).sum_dim(1).sqrt();
+        z.reshape([b, v, 3])
+    };
+
+    let single = loss.forward(embed(inputs.clone()), Positives::Labels(all_labels.clone()));
+    let single_value: f32 = single.clone().into_scalar();
+    let single_grad = weight
+        .grad(&single.backward())
+        .unwrap()
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+
+    let shards = vec![
+        embed(inputs.clone().narrow(0, 0, 3)),
+        embed(inputs.narrow(0, 3, 5)),
+    ];
+    let gathered = supcon_core::gather_to_device(shards, &device);
+    let sharded = loss.forward(gathered, Positives::Labels(all_labels));
+    let sharded_value: f32 = sharded.clone().into_scalar();
+    let sharded_grad = weight
+        .grad(&sharded.backward())
+        .unwrap()
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+
+    assert!((single_value - sharded_value).abs() <= 1e-6 * single_value.abs());
+    for (a, b) in single_grad.iter().zip(&sharded_grad) {
+        assert!((a - b).abs() <= 1e-6 + 1e-5 * a.abs(), "{a} vs {b}");
     }
 }

@@ -35,12 +35,17 @@ fn nested3(value: &Value) -> (Vec<f32>, [usize; 3]) {
 }
 
 fn labels_of(value: &Value) -> Option<Vec<i64>> {
-    value.as_array().map(|l| l.iter().map(|x| x.as_i64().unwrap()).collect())
+    value
+        .as_array()
+        .map(|l| l.iter().map(|x| x.as_i64().unwrap()).collect())
 }
 
 fn feature_tensor(value: &Value, device: &Device) -> (Tensor<3>, [usize; 3]) {
     let (flat, shape) = nested3(value);
-    (Tensor::<3>::from_data(TensorData::new(flat, shape), device).require_grad(), shape)
+    (
+        Tensor::<3>::from_data(TensorData::new(flat, shape), device).require_grad(),
+        shape,
+    )
 }
 
 fn assert_close_slice(name: &str, got: &[f32], expected: &[f32], atol: f32, rtol: f32) {
@@ -58,24 +63,40 @@ fn assert_close_slice(name: &str, got: &[f32], expected: &[f32], atol: f32, rtol
 fn anchors_without_positive(case: &Value, batch: usize, views: usize) -> (usize, usize) {
     let mask: Vec<Vec<f64>> = if let Some(labels) = labels_of(&case["labels"]) {
         (0..batch)
-            .map(|i| (0..batch).map(|j| (labels[i] == labels[j]) as u8 as f64).collect())
+            .map(|i| {
+                (0..batch)
+                    .map(|j| (labels[i] == labels[j]) as u8 as f64)
+                    .collect()
+            })
             .collect()
     } else if case["mask"].is_array() {
         case["mask"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
             .collect()
     } else {
-        (0..batch).map(|i| (0..batch).map(|j| (i == j) as u8 as f64).collect()).collect()
+        (0..batch)
+            .map(|i| (0..batch).map(|j| (i == j) as u8 as f64).collect())
+            .collect()
     };
-    let anchor_views = if case["contrast_mode"] == "one" { 1 } else { views };
+    let anchor_views = if case["contrast_mode"] == "one" {
+        1
+    } else {
+        views
+    };
     let mut without = 0;
     for _view in 0..anchor_views {
         for i in 0..batch {
-            let positives: f64 = (0..batch).map(|j| mask[i][j] * views as f64).sum::<f64>()
-                - mask[i][i];
+            let positives: f64 =
+                (0..batch).map(|j| mask[i][j] * views as f64).sum::<f64>() - mask[i][i];
             if positives < 0.5 {
                 without += 1;
             }
@@ -95,18 +116,29 @@ fn matches_hobbitlong_supcon_loss_on_every_case() {
         let name = case["name"].as_str().unwrap();
         let (features, [batch, views, _]) = feature_tensor(&case["features"], &device);
         let positives = if let Some(labels) = labels_of(&case["labels"]) {
-            Positives::Labels(Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device))
+            Positives::Labels(Tensor::<1, Int>::from_data(
+                TensorData::new(labels, [batch]),
+                &device,
+            ))
         } else if case["mask"].is_array() {
             let (flat, _): (Vec<f32>, _) = (
                 case["mask"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+                    .flat_map(|r| {
+                        r.as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| x.as_f64().unwrap() as f32)
+                    })
                     .collect(),
                 (),
             );
-            Positives::Mask(Tensor::<2>::from_data(TensorData::new(flat, [batch, batch]), &device))
+            Positives::Mask(Tensor::<2>::from_data(
+                TensorData::new(flat, [batch, batch]),
+                &device,
+            ))
         } else {
             Positives::None
         };
@@ -127,7 +159,11 @@ fn matches_hobbitlong_supcon_loss_on_every_case() {
         // leave them out of the mean (see the crate docs), so its values are ours times
         // (A - k) / A.
         let (anchors, without) = anchors_without_positive(case, batch, views);
-        let factor = if without == anchors { 0.0 } else { (anchors - without) as f32 / anchors as f32 };
+        let factor = if without == anchors {
+            0.0
+        } else {
+            (anchors - without) as f32 / anchors as f32
+        };
 
         let got: f32 = value.clone().into_scalar();
         let expected = case["loss_f32"].as_f64().unwrap() as f32;
@@ -144,15 +180,21 @@ fn matches_hobbitlong_supcon_loss_on_every_case() {
             .iter()
             .map(|x| x.as_f64().unwrap() as f32)
             .collect();
-        let per_anchor_got = per_anchor.losses.to_data().to_vec::<f32>().unwrap();
+        let per_anchor_got = per_anchor.losses.to_data().try_to_vec::<f32>().unwrap();
         assert_close_slice(name, &per_anchor_got, &per_anchor_expected, 1e-5, 1e-5);
 
         // Gradients of (our loss x factor) equal HobbitLong's gradients.
         let grads = (value * factor).backward();
         let grad = features.grad(&grads).expect("features have a gradient");
-        let grad_got = grad.to_data().to_vec::<f32>().unwrap();
+        let grad_got = grad.to_data().try_to_vec::<f32>().unwrap();
         let (grad_expected, _) = nested3(&case["grad_f32"]);
-        assert_close_slice(&format!("{name} gradient"), &grad_got, &grad_expected, 1e-5, 1e-4);
+        assert_close_slice(
+            &format!("{name} gradient"),
+            &grad_got,
+            &grad_expected,
+            1e-5,
+            1e-4,
+        );
     }
 }
 
@@ -164,7 +206,11 @@ fn tf_positive_counts(labels: Option<&[i64]>, batch: usize, views: usize, cap: i
                 Some(l) => (0..batch).filter(|&j| j != i && l[j] == l[i]).count(),
                 None => 0,
             };
-            let kept = if cap >= 0 { same_others.min(cap as usize / views) } else { same_others };
+            let kept = if cap >= 0 {
+                same_others.min(cap as usize / views)
+            } else {
+                same_others
+            };
             kept * views + views - 1
         })
         .collect()
@@ -222,7 +268,11 @@ fn matches_official_tensorflow_contrastive_loss_on_every_record() {
                 )),
                 None => Positives::None,
             };
-            let anchor_views = if contrast_mode == ContrastMode::OneView { 1 } else { views };
+            let anchor_views = if contrast_mode == ContrastMode::OneView {
+                1
+            } else {
+                views
+            };
             let per_anchor = loss.forward_per_anchor(features.clone(), positives);
             let losses = per_anchor.losses.reshape([anchor_views, batch]);
 
@@ -232,11 +282,21 @@ fn matches_official_tensorflow_contrastive_loss_on_every_record() {
             let counts = tf_positive_counts(labels.as_deref(), batch, views, cap);
             let weights: Vec<f32> = counts
                 .iter()
-                .map(|&p| if views == 1 { if p == 0 { 0.0 } else { 1.0 / p as f32 } } else { 1.0 })
+                .map(|&p| {
+                    if views == 1 {
+                        if p == 0 {
+                            0.0
+                        } else {
+                            1.0 / p as f32
+                        }
+                    } else {
+                        1.0
+                    }
+                })
                 .collect();
             let weights = Tensor::<1>::from_data(TensorData::new(weights, [batch]), &device);
             let per_sample = losses.mean_dim(0).reshape([batch]) * weights;
-            let got = per_sample.to_data().to_vec::<f32>().unwrap();
+            let got = per_sample.to_data().try_to_vec::<f32>().unwrap();
             let expected: Vec<f32> = record["loss"]
                 .as_array()
                 .unwrap()
@@ -258,7 +318,7 @@ fn matches_official_tensorflow_contrastive_loss_on_every_record() {
             let (grad_expected, _) = nested3(&record["grad_features"]);
             assert_close_slice(
                 &format!("{what} gradient"),
-                &grad.to_data().to_vec::<f32>().unwrap(),
+                &grad.to_data().try_to_vec::<f32>().unwrap(),
                 &grad_expected,
                 1e-5,
                 0.0,
@@ -266,5 +326,8 @@ fn matches_official_tensorflow_contrastive_loss_on_every_record() {
             records += 1;
         }
     }
-    assert!(records >= 192, "expected at least 192 records, checked {records}");
+    assert!(
+        records >= 192,
+        "expected at least 192 records, checked {records}"
+    );
 }

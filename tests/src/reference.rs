@@ -16,7 +16,9 @@ pub const REFERENCE_DIR_VAR: &str = "SUPCON_REFERENCE_DIR";
 pub fn reference_dir() -> PathBuf {
     match std::env::var_os(REFERENCE_DIR_VAR) {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("reference"),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("reference"),
     }
 }
 
@@ -39,5 +41,6 @@ pub fn read_reference_json(relative: &str) -> serde_json::Value {
     let path = reference_path(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
 }
