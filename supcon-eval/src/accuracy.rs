@@ -19,7 +19,9 @@ pub fn top_k_accuracy(outputs: &EvalOutputs, k: usize) -> Result<f64, EvalError>
     if k == 0 || k > num_classes {
         return Err(EvalError::InvalidTopK { k, num_classes });
     }
-    let hits = (0..outputs.num_samples()).filter(|&i| label_rank(outputs, i) < k).count();
+    let hits = (0..outputs.num_samples())
+        .filter(|&i| label_rank(outputs, i) < k)
+        .count();
     Ok(hits as f64 / outputs.num_samples() as f64)
 }
 
@@ -79,7 +81,13 @@ impl ConfusionMatrix {
             .map(|row| {
                 let support: u64 = row.iter().sum();
                 row.iter()
-                    .map(|&n| if support == 0 { 0.0 } else { n as f64 / support as f64 })
+                    .map(|&n| {
+                        if support == 0 {
+                            0.0
+                        } else {
+                            n as f64 / support as f64
+                        }
+                    })
                     .collect()
             })
             .collect()
@@ -131,13 +139,20 @@ impl AccuracyReport {
                 let support: u64 = row.iter().sum();
                 let correct = row[class];
                 let accuracy = (support > 0).then(|| correct as f64 / support as f64);
-                ClassAccuracy { class, support, correct, accuracy }
+                ClassAccuracy {
+                    class,
+                    support,
+                    correct,
+                    accuracy,
+                }
             })
             .collect();
         let present: Vec<f64> = per_class.iter().filter_map(|c| c.accuracy).collect();
         let mean_class_accuracy = present.iter().sum::<f64>() / present.len() as f64;
 
-        let diagonal: u64 = (0..outputs.num_classes()).map(|c| confusion_matrix.get(c, c)).sum();
+        let diagonal: u64 = (0..outputs.num_classes())
+            .map(|c| confusion_matrix.get(c, c))
+            .sum();
         let top1 = diagonal as f64 / outputs.num_samples() as f64;
         let top5 = top_k_accuracy(outputs, 5).ok();
         Self {

@@ -40,12 +40,16 @@ impl Binning {
     /// When `num_bins` is 0 or `confidence` is outside [0, 1].
     pub fn bin_index(self, confidence: f32, num_bins: usize) -> Option<usize> {
         assert!(num_bins > 0, "the number of bins must be positive, got 0");
-        assert!((0.0..=1.0).contains(&confidence), "confidence {confidence} is outside [0, 1]");
+        assert!(
+            (0.0..=1.0).contains(&confidence),
+            "confidence {confidence} is outside [0, 1]"
+        );
         match self {
             Binning::EqualWidth => Some(equal_width_index(confidence, num_bins)),
-            Binning::TorchMetrics => {
-                Some(torchmetrics_index(&torchmetrics_bin_edges(num_bins), confidence))
-            }
+            Binning::TorchMetrics => Some(torchmetrics_index(
+                &torchmetrics_bin_edges(num_bins),
+                confidence,
+            )),
             Binning::EqualMass => None,
         }
     }
@@ -111,13 +115,21 @@ impl ReliabilityBins {
         binning: Binning,
     ) -> Result<Self, EvalError> {
         if confidences.is_empty() {
-            return Err(EvalError::Empty { what: "the confidence array" });
+            return Err(EvalError::Empty {
+                what: "the confidence array",
+            });
         }
         if hits.len() != confidences.len() {
-            return Err(EvalError::LabelCount { labels: hits.len(), rows: confidences.len() });
+            return Err(EvalError::LabelCount {
+                labels: hits.len(),
+                rows: confidences.len(),
+            });
         }
         if let Some(index) = confidences.iter().position(|c| !(0.0..=1.0).contains(c)) {
-            return Err(EvalError::InvalidConfidence { index, value: confidences[index] });
+            return Err(EvalError::InvalidConfidence {
+                index,
+                value: confidences[index],
+            });
         }
         if num_bins == 0 {
             return Err(EvalError::InvalidBinCount(num_bins));
@@ -142,7 +154,11 @@ impl ReliabilityBins {
 
     /// The mean confidence over all samples.
     pub fn mean_confidence(&self) -> f64 {
-        let total: f64 = self.bins.iter().map(|b| b.confidence * b.count as f64).sum();
+        let total: f64 = self
+            .bins
+            .iter()
+            .map(|b| b.confidence * b.count as f64)
+            .sum();
         total / self.num_samples() as f64
     }
 }
@@ -177,7 +193,9 @@ fn torchmetrics_index(edges: &[f32], c: f32) -> usize {
 /// The 0-based equal-width bin of confidence `c` (see [`Binning::EqualWidth`]).
 pub(crate) fn equal_width_index(c: f32, num_bins: usize) -> usize {
     let position = c * num_bins as f32;
-    (position.ceil() as usize).saturating_sub(1).min(num_bins - 1)
+    (position.ceil() as usize)
+        .saturating_sub(1)
+        .min(num_bins - 1)
 }
 
 /// Per-bin sums in f64.
@@ -195,10 +213,20 @@ fn finish(binning: Binning, edges: Vec<(f64, f64)>, tallies: Vec<Tally>) -> Reli
         .zip(tallies)
         .map(|((lower, upper), t)| {
             let n = t.count as f64;
-            let (accuracy, confidence) =
-                if t.count == 0 { (0.0, 0.0) } else { (t.hits / n, t.confidence / n) };
+            let (accuracy, confidence) = if t.count == 0 {
+                (0.0, 0.0)
+            } else {
+                (t.hits / n, t.confidence / n)
+            };
             let proportion = n / total as f64;
-            CalibrationBin { lower, upper, count: t.count, accuracy, confidence, proportion }
+            CalibrationBin {
+                lower,
+                upper,
+                count: t.count,
+                accuracy,
+                confidence,
+                proportion,
+            }
         })
         .collect();
 
@@ -209,7 +237,13 @@ fn finish(binning: Binning, edges: Vec<(f64, f64)>, tallies: Vec<Tally>) -> Reli
         mce = mce.max(gap);
         squared += bin.proportion * gap * gap;
     }
-    ReliabilityBins { binning, bins, ece, mce, rms: squared.sqrt() }
+    ReliabilityBins {
+        binning,
+        bins,
+        ece,
+        mce,
+        rms: squared.sqrt(),
+    }
 }
 
 fn equal_width(confidences: &[f32], hits: &[bool], num_bins: usize) -> ReliabilityBins {
@@ -221,7 +255,9 @@ fn equal_width(confidences: &[f32], hits: &[bool], num_bins: usize) -> Reliabili
         t.confidence += f64::from(c);
     }
     let b = num_bins as f64;
-    let edges = (0..num_bins).map(|m| (m as f64 / b, (m + 1) as f64 / b)).collect();
+    let edges = (0..num_bins)
+        .map(|m| (m as f64 / b, (m + 1) as f64 / b))
+        .collect();
     finish(Binning::EqualWidth, edges, tallies)
 }
 
@@ -329,7 +365,12 @@ pub fn classwise_calibration_error(
     let probabilities = outputs.scores().probabilities();
     let per_class = (0..num_classes)
         .map(|k| {
-            let p: Vec<f32> = probabilities.iter().skip(k).step_by(num_classes).copied().collect();
+            let p: Vec<f32> = probabilities
+                .iter()
+                .skip(k)
+                .step_by(num_classes)
+                .copied()
+                .collect();
             let hits: Vec<bool> = outputs.labels().iter().map(|&y| y == k).collect();
             ReliabilityBins::compute(&p, &hits, num_bins, binning).map(|bins| bins.ece)
         })
@@ -456,7 +497,11 @@ mod tests {
     #[test]
     fn equal_width_bins_are_closed_on_the_right() {
         assert_eq!(equal_width_index(0.0, 15), 0);
-        assert_eq!(equal_width_index(0.2, 15), 2, "0.2 = 3/15 is the top of bin 2");
+        assert_eq!(
+            equal_width_index(0.2, 15),
+            2,
+            "0.2 = 3/15 is the top of bin 2"
+        );
         assert_eq!(equal_width_index(0.2001, 15), 3);
         assert_eq!(equal_width_index(1.0, 15), 14);
         assert_eq!(equal_width_index(0.5, 2), 0);
@@ -470,7 +515,10 @@ mod tests {
         let bins = ReliabilityBins::compute(&confidences, &hits, 3, Binning::EqualMass).unwrap();
         let counts: Vec<u64> = bins.bins.iter().map(|b| b.count).collect();
         assert_eq!(counts, [3, 2, 2]);
-        assert_eq!((bins.bins[0].lower, bins.bins[0].upper), (0.1f32.into(), 0.3f32.into()));
+        assert_eq!(
+            (bins.bins[0].lower, bins.bins[0].upper),
+            (0.1f32.into(), 0.3f32.into())
+        );
         let few = ReliabilityBins::compute(&confidences[..2], &hits[..2], 5, Binning::EqualMass);
         assert_eq!(few.unwrap().bins.len(), 2, "never more bins than samples");
     }

@@ -43,7 +43,10 @@ where
         let batch_logits = model.logits(batch.images);
         let expected = vec![batch.labels.len(), num_classes];
         if batch_logits.dims().to_vec() != expected {
-            return Err(EvalError::LogitShape { actual: batch_logits.dims().to_vec(), expected });
+            return Err(EvalError::LogitShape {
+                actual: batch_logits.dims().to_vec(),
+                expected,
+            });
         }
         let values = batch_logits
             .try_into_vec_as::<f32>()
@@ -53,7 +56,9 @@ where
         log::debug!("evaluated batch {index}: {} samples so far", labels.len());
     }
     if labels.is_empty() {
-        return Err(EvalError::Empty { what: "the batch sequence" });
+        return Err(EvalError::Empty {
+            what: "the batch sequence",
+        });
     }
     EvalOutputs::new(ClassScores::from_logits(logits, num_classes)?, labels)
 }
@@ -80,7 +85,10 @@ where
     D: Dataset<T> + ?Sized,
     B: Batcher<T, LabeledBatch>,
 {
-    assert!(batch_size > 0, "the evaluation batch size must be positive, got 0");
+    assert!(
+        batch_size > 0,
+        "the evaluation batch size must be positive, got 0"
+    );
     let len = dataset.len();
     let mut first_error = None;
     let batches = (0..len.div_ceil(batch_size)).map_while(|b| {
@@ -90,7 +98,10 @@ where
             match dataset.get(index) {
                 Ok(item) => items.push(item),
                 Err(e) => {
-                    first_error = Some(EvalError::Dataset { index, message: e.to_string() });
+                    first_error = Some(EvalError::Dataset {
+                        index,
+                        message: e.to_string(),
+                    });
                     return None;
                 }
             }
@@ -115,7 +126,10 @@ pub struct LabeledImageBatcher {
 impl LabeledImageBatcher {
     /// Normalises the images as they are; they must all have the same size.
     pub fn new(normalize: Normalize) -> Self {
-        Self { transform: None, normalize }
+        Self {
+            transform: None,
+            normalize,
+        }
     }
 
     /// Applies `transform` to every image before normalising it, for example
@@ -140,7 +154,10 @@ impl Batcher<LabeledImage, LabeledBatch> for LabeledImageBatcher {
             })
             .collect();
         let (width, height) = images.first().map_or((0, 0), |image| image.dimensions());
-        if let Some(i) = images.iter().position(|image| image.dimensions() != (width, height)) {
+        if let Some(i) = images
+            .iter()
+            .position(|image| image.dimensions() != (width, height))
+        {
             panic!(
                 "image {i} of the batch is {}x{} but image 0 is {width}x{height}: give the \
                  batcher a transform that makes every image the same size",
@@ -157,7 +174,10 @@ impl Batcher<LabeledImage, LabeledBatch> for LabeledImageBatcher {
             .zip(images.par_iter())
             .for_each(|(out, image)| self.normalize.write_planar(image, out));
         let shape = [images.len(), 3, height as usize, width as usize];
-        LabeledBatch { images: Tensor::from_data(TensorData::new(values, shape), device), labels }
+        LabeledBatch {
+            images: Tensor::from_data(TensorData::new(values, shape), device),
+            labels,
+        }
     }
 }
 

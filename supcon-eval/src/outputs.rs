@@ -92,7 +92,11 @@ impl ClassScores {
                 return Err(EvalError::NotNormalised { row, sum });
             }
         }
-        Ok(Self { num_classes, probabilities: values, logits: None })
+        Ok(Self {
+            num_classes,
+            probabilities: values,
+            logits: None,
+        })
     }
 
     fn softmax_of(logits: Vec<f32>, num_classes: usize) -> Self {
@@ -100,7 +104,11 @@ impl ClassScores {
         for row in logits.chunks_exact(num_classes) {
             probabilities.extend(softmax_row(row, 1.0).into_iter().map(|p| p as f32));
         }
-        Self { num_classes, probabilities, logits: Some(logits) }
+        Self {
+            num_classes,
+            probabilities,
+            logits: Some(logits),
+        }
     }
 
     /// The number of samples `N`.
@@ -165,10 +173,15 @@ fn check_layout(values: &[f32], num_classes: usize) -> Result<(), EvalError> {
         return Err(EvalError::NoClasses);
     }
     if values.is_empty() {
-        return Err(EvalError::Empty { what: "the score array" });
+        return Err(EvalError::Empty {
+            what: "the score array",
+        });
     }
     if values.len() % num_classes != 0 {
-        return Err(EvalError::RaggedScores { len: values.len(), num_classes });
+        return Err(EvalError::RaggedScores {
+            len: values.len(),
+            num_classes,
+        });
     }
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(EvalError::NonFinite {
@@ -183,14 +196,20 @@ fn check_layout(values: &[f32], num_classes: usize) -> Result<(), EvalError> {
 /// Flattens nested rows, checking they all have the length of row 0.
 fn flatten<R: AsRef<[f32]>>(rows: &[R]) -> Result<(Vec<f32>, usize), EvalError> {
     let Some(first) = rows.first() else {
-        return Err(EvalError::Empty { what: "the score array" });
+        return Err(EvalError::Empty {
+            what: "the score array",
+        });
     };
     let expected = first.as_ref().len();
     let mut flat = Vec::with_capacity(rows.len() * expected);
     for (row, values) in rows.iter().enumerate() {
         let values = values.as_ref();
         if values.len() != expected {
-            return Err(EvalError::RowLength { row, len: values.len(), expected });
+            return Err(EvalError::RowLength {
+                row,
+                len: values.len(),
+                expected,
+            });
         }
         flat.extend_from_slice(values);
     }
@@ -224,11 +243,18 @@ impl EvalOutputs {
     /// [`EvalError::LabelOutOfRange`] for a label `>= C`.
     pub fn new(scores: ClassScores, labels: Vec<usize>) -> Result<Self, EvalError> {
         if labels.len() != scores.num_samples() {
-            return Err(EvalError::LabelCount { labels: labels.len(), rows: scores.num_samples() });
+            return Err(EvalError::LabelCount {
+                labels: labels.len(),
+                rows: scores.num_samples(),
+            });
         }
         let num_classes = scores.num_classes();
         if let Some(index) = labels.iter().position(|&label| label >= num_classes) {
-            return Err(EvalError::LabelOutOfRange { index, label: labels[index], num_classes });
+            return Err(EvalError::LabelOutOfRange {
+                index,
+                label: labels[index],
+                num_classes,
+            });
         }
         Ok(Self { scores, labels })
     }

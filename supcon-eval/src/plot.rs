@@ -33,11 +33,8 @@ fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            let regular = plotters::style::register_font(
-                FONT,
-                FontStyle::Normal,
-                dejavu::sans::regular(),
-            );
+            let regular =
+                plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
             let bold = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
             match (regular, bold) {
                 (Ok(()), Ok(())) => Ok(()),
@@ -49,12 +46,19 @@ fn register_font() -> Result<(), String> {
 
 /// Draws `figure` to `path`, as PNG or SVG after the extension, `size = (width, height)` pixels.
 pub(crate) fn render(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<(), EvalError> {
-    let format = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
+    let format = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
         Some(e) if e == "png" => Format::Png,
         Some(e) if e == "svg" => Format::Svg,
         _ => return Err(EvalError::PlotFormat(path.to_path_buf())),
     };
-    let plot_error = |message: String| EvalError::Plot { path: path.to_path_buf(), message };
+    let plot_error = |message: String| EvalError::Plot {
+        path: path.to_path_buf(),
+        message,
+    };
     if size.0 < MIN_FIGURE_SIDE || size.1 < MIN_FIGURE_SIDE {
         return Err(plot_error(format!(
             "a figure of {}x{} pixels is too small (at least {MIN_FIGURE_SIDE} on each side)",
@@ -74,7 +78,10 @@ pub(crate) fn render(path: &Path, size: (u32, u32), figure: &impl Figure) -> Res
                 .expect("the pixel buffer has width * height * 3 bytes");
             image
                 .save_with_format(path, image::ImageFormat::Png)
-                .map_err(|source| EvalError::Image { path: path.to_path_buf(), source })
+                .map_err(|source| EvalError::Image {
+                    path: path.to_path_buf(),
+                    source,
+                })
         }
         Format::Svg => {
             let root = SVGBackend::new(path, size).into_drawing_area();
@@ -142,7 +149,10 @@ impl<S> LineChart<'_, S> {
             (SeriesLabelPosition::LowerRight, crowd(true, false)),
             (SeriesLabelPosition::LowerLeft, crowd(false, false)),
         ];
-        let best = corners.iter().min_by_key(|(_, count)| *count).expect("four corners");
+        let best = corners
+            .iter()
+            .min_by_key(|(_, count)| *count)
+            .expect("four corners");
         best.0.clone()
     }
 }
@@ -173,7 +183,10 @@ impl<S: AsRef<str>> Figure for LineChart<'_, S> {
         for (i, (name, points)) in self.series.iter().enumerate() {
             let color = series_color(i);
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))?
                 .label(name.as_ref())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
@@ -195,8 +208,9 @@ impl<S: AsRef<str>> Figure for LineChart<'_, S> {
 
 /// `(min, max)` of `values`, widened by 5% (or by 1 around a single value).
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (low, high) =
-        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
     if high > low {
         let pad = 0.05 * (high - low);
         (low - pad, high + pad)
@@ -229,7 +243,9 @@ pub fn plot_lines<S: AsRef<str>>(
     let series: Vec<(&S, Vec<(f64, f64)>)> = series
         .iter()
         .map(|(name, points)| {
-            let finite = points.iter().filter(|(x, y)| x.is_finite() && y.is_finite());
+            let finite = points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite());
             (name, finite.copied().collect())
         })
         .collect();

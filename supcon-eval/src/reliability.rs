@@ -53,7 +53,10 @@ impl Figure for Diagram<'_> {
         chart
             .draw_series(filled.iter().map(|b| {
                 let (x0, x1) = drawn_extent(b.lower, b.upper, num_bins);
-                Rectangle::new([(x0, 0.0), (x1, b.accuracy)], accuracy_color.mix(0.85).filled())
+                Rectangle::new(
+                    [(x0, 0.0), (x1, b.accuracy)],
+                    accuracy_color.mix(0.85).filled(),
+                )
             }))?
             .label("Accuracy")
             .legend(move |(x, y)| {
@@ -98,7 +101,12 @@ impl Figure for Diagram<'_> {
             .draw()?;
 
         // Lower panel: the share of samples per bin, with overall accuracy and mean confidence.
-        let top = bins.iter().map(|b| b.proportion).fold(0.0, f64::max).max(1e-3) * 1.15;
+        let top = bins
+            .iter()
+            .map(|b| b.proportion)
+            .fold(0.0, f64::max)
+            .max(1e-3)
+            * 1.15;
         let mut histogram = ChartBuilder::on(&lower_area)
             .margin(12)
             .margin_top(4)
@@ -116,7 +124,10 @@ impl Figure for Diagram<'_> {
             .draw()?;
         histogram.draw_series(filled.iter().map(|b| {
             let (x0, x1) = drawn_extent(b.lower, b.upper, num_bins);
-            Rectangle::new([(x0, 0.0), (x1, b.proportion)], RGBColor(150, 150, 150).filled())
+            Rectangle::new(
+                [(x0, 0.0), (x1, b.proportion)],
+                RGBColor(150, 150, 150).filled(),
+            )
         }))?;
         let (accuracy, confidence) = (self.bins.accuracy(), self.bins.mean_confidence());
         histogram

@@ -51,7 +51,12 @@ pub fn scale_scores(scores: &ClassScores, temperature: f64) -> Result<ClassScore
         return Err(EvalError::InvalidTemperature(temperature));
     }
     let scaled: Vec<f32> = (0..scores.num_samples())
-        .flat_map(|i| scores.logit_row(i).into_iter().map(|z| (z / temperature) as f32))
+        .flat_map(|i| {
+            scores
+                .logit_row(i)
+                .into_iter()
+                .map(|z| (z / temperature) as f32)
+        })
         .collect();
     ClassScores::from_logits(scaled, scores.num_classes())
 }
@@ -92,8 +97,9 @@ pub fn fit_temperature(
     held_out: &EvalOutputs,
     config: &CalibrationConfig,
 ) -> Result<TemperatureScaling, EvalError> {
-    let logits: Vec<Vec<f64>> =
-        (0..held_out.num_samples()).map(|i| held_out.scores().logit_row(i)).collect();
+    let logits: Vec<Vec<f64>> = (0..held_out.num_samples())
+        .map(|i| held_out.scores().logit_row(i))
+        .collect();
     let labels = held_out.labels();
     let slope = |beta: f64| nll_derivatives(&logits, labels, beta).1;
 
@@ -135,7 +141,10 @@ pub fn fit_temperature(
         );
     }
 
-    let scaled = EvalOutputs::new(scale_scores(held_out.scores(), temperature)?, labels.to_vec())?;
+    let scaled = EvalOutputs::new(
+        scale_scores(held_out.scores(), temperature)?,
+        labels.to_vec(),
+    )?;
     let ece = |outputs: &EvalOutputs| {
         ReliabilityBins::from_outputs(outputs, config.num_bins, config.binning).map(|b| b.ece)
     };
@@ -163,8 +172,14 @@ mod tests {
         let at = |b: f64| nll_derivatives(&logits, &labels, b);
         let numeric_first = (at(0.7 + h).0 - at(0.7 - h).0) / (2.0 * h);
         let numeric_second = (at(0.7 + h).1 - at(0.7 - h).1) / (2.0 * h);
-        assert!((first - numeric_first).abs() < 1e-8, "{first} vs {numeric_first}");
-        assert!((second - numeric_second).abs() < 1e-8, "{second} vs {numeric_second}");
+        assert!(
+            (first - numeric_first).abs() < 1e-8,
+            "{first} vs {numeric_first}"
+        );
+        assert!(
+            (second - numeric_second).abs() < 1e-8,
+            "{second} vs {numeric_second}"
+        );
     }
 
     #[test]
@@ -180,7 +195,10 @@ mod tests {
     fn zero_negative_and_nan_temperatures_are_rejected() {
         let scores = ClassScores::from_logits(vec![1.0, 0.0], 2).unwrap();
         for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(scale_scores(&scores, t), Err(EvalError::InvalidTemperature(_))));
+            assert!(matches!(
+                scale_scores(&scores, t),
+                Err(EvalError::InvalidTemperature(_))
+            ));
         }
     }
 }

@@ -3,7 +3,10 @@
 use supcon_eval::{top_k_accuracy, AccuracyReport, EvalError, EvalOutputs};
 
 fn assert_close(actual: f64, expected: f64, what: &str) {
-    assert!((actual - expected).abs() < 1e-12, "{what}: got {actual}, expected {expected}");
+    assert!(
+        (actual - expected).abs() < 1e-12,
+        "{what}: got {actual}, expected {expected}"
+    );
 }
 
 /// The 10-sample, 3-class case of the calibration tests. By hand: the argmax predictions are
@@ -37,17 +40,28 @@ fn top_k_on_the_hand_case() {
 fn confusion_matrix_and_per_class_accuracy_on_the_hand_case() {
     let report = AccuracyReport::compute(&hand_case());
     // Rows are true classes, columns predictions (tallied by hand from the list above).
-    assert_eq!(report.confusion_matrix.counts, vec![vec![3, 2, 0], vec![1, 1, 1], vec![0, 0, 2]]);
+    assert_eq!(
+        report.confusion_matrix.counts,
+        vec![vec![3, 2, 0], vec![1, 1, 1], vec![0, 0, 2]]
+    );
     assert_eq!(report.confusion_matrix.total(), 10);
     assert_close(report.top1, 0.6, "top-1");
     assert_eq!(report.top5, None, "top-5 is undefined for 3 classes");
 
-    let accuracies: Vec<f64> = report.per_class.iter().map(|c| c.accuracy.unwrap()).collect();
+    let accuracies: Vec<f64> = report
+        .per_class
+        .iter()
+        .map(|c| c.accuracy.unwrap())
+        .collect();
     assert_close(accuracies[0], 3.0 / 5.0, "class 0");
     assert_close(accuracies[1], 1.0 / 3.0, "class 1");
     assert_close(accuracies[2], 1.0, "class 2");
     assert_eq!(report.per_class[0].support, 5);
-    assert_close(report.mean_class_accuracy, (0.6 + 1.0 / 3.0 + 1.0) / 3.0, "balanced");
+    assert_close(
+        report.mean_class_accuracy,
+        (0.6 + 1.0 / 3.0 + 1.0) / 3.0,
+        "balanced",
+    );
 
     let normalised = report.confusion_matrix.row_normalised();
     assert_close(normalised[1][2], 1.0 / 3.0, "row-normalised [1][2]");
@@ -70,7 +84,11 @@ fn top_five_counts_the_five_highest_classes() {
 #[test]
 fn ties_go_to_the_lower_class_index() {
     let outputs = EvalOutputs::from_rows(&[[0.4f32, 0.4, 0.2]; 2], &[0, 1]).unwrap();
-    assert_close(top_k_accuracy(&outputs, 1).unwrap(), 0.5, "top-1: class 0 wins the tie");
+    assert_close(
+        top_k_accuracy(&outputs, 1).unwrap(),
+        0.5,
+        "top-1: class 0 wins the tie",
+    );
     assert_close(top_k_accuracy(&outputs, 2).unwrap(), 1.0, "top-2");
     let report = AccuracyReport::compute(&outputs);
     assert_eq!(report.confusion_matrix.counts[1], vec![1, 0, 0]);
@@ -81,7 +99,10 @@ fn top_k_outside_one_to_the_class_count_is_an_error() {
     let outputs = hand_case();
     for k in [0, 4] {
         let error = top_k_accuracy(&outputs, k).unwrap_err();
-        assert!(matches!(error, EvalError::InvalidTopK { num_classes: 3, .. }), "{error}");
+        assert!(
+            matches!(error, EvalError::InvalidTopK { num_classes: 3, .. }),
+            "{error}"
+        );
         assert!(error.to_string().contains(&format!("top-{k}")), "{error}");
     }
 }

@@ -87,10 +87,22 @@ impl ImageClassifier for WrongWidth {
 #[test]
 fn logits_of_the_wrong_shape_are_an_error() {
     let device = Device::flex();
-    let batch = ItemBatcher.batch(vec![Item { bright: 0, label: 0 }; 2], &device);
+    let batch = ItemBatcher.batch(
+        vec![
+            Item {
+                bright: 0,
+                label: 0
+            };
+            2
+        ],
+        &device,
+    );
     let error = collect_outputs(&WrongWidth, [batch]).unwrap_err();
     assert!(matches!(error, EvalError::LogitShape { .. }), "{error}");
-    assert!(error.to_string().contains("[2, 3], expected [2, 4]"), "{error}");
+    assert!(
+        error.to_string().contains("[2, 3], expected [2, 4]"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -111,19 +123,23 @@ fn a_classifier_model_is_evaluated_on_a_data_source() {
     };
     let model = ClassifierModelConfig::new(encoder, 3).init(&device);
     assert_eq!(model.num_classes(), 3);
-    let config = SyntheticConfig::new().with_num_classes(3).with_samples_per_class(2);
+    let config = SyntheticConfig::new()
+        .with_num_classes(3)
+        .with_samples_per_class(2);
     let dataset = config.with_image_size(12).init(Split::Test).unwrap();
 
-    let batcher =
-        LabeledImageBatcher::new(Normalize::symmetric()).with_transform(ResizeCenterCrop::new(8, 8));
+    let batcher = LabeledImageBatcher::new(Normalize::symmetric())
+        .with_transform(ResizeCenterCrop::new(8, 8));
     let outputs = evaluate_labeled_images(&model, &dataset, &batcher, 4, &device).unwrap();
     assert_eq!(outputs.num_samples(), 6);
     assert_eq!(outputs.labels(), &[0, 1, 2, 0, 1, 2]);
 
-    let items = (0..6).map(|i| burn::data::dataset::Dataset::get(&dataset, i).unwrap()).collect();
+    let items = (0..6)
+        .map(|i| burn::data::dataset::Dataset::get(&dataset, i).unwrap())
+        .collect();
     let all = batcher.batch(items, &device);
     assert_eq!(all.images.dims(), [6, 3, 8, 8]);
-    let expected: Vec<f32> = model.logits(all.images).into_data().to_vec().unwrap();
+    let expected: Vec<f32> = model.logits(all.images).try_into_vec_as().unwrap();
     let actual = outputs.scores().logits().unwrap();
     for (a, e) in actual.iter().zip(&expected) {
         assert!((a - e).abs() < 1e-4 * e.abs().max(1.0), "{a} vs {e}");

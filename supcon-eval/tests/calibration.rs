@@ -11,7 +11,12 @@ use supcon_eval::{
 };
 
 fn floats(value: &Value) -> Vec<f64> {
-    value.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
 }
 
 fn case_outputs(case: &Value) -> EvalOutputs {
@@ -22,8 +27,12 @@ fn case_outputs(case: &Value) -> EvalOutputs {
         .iter()
         .map(|row| floats(row).into_iter().map(|p| p as f32).collect())
         .collect();
-    let labels: Vec<usize> =
-        case["target"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as usize).collect();
+    let labels: Vec<usize> = case["target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap() as usize)
+        .collect();
     EvalOutputs::from_rows(&rows, &labels).unwrap()
 }
 
@@ -45,11 +54,27 @@ fn torchmetrics_mode_reproduces_every_reference_case() {
         let name = case["name"].as_str().unwrap();
         let num_bins = case["n_bins"].as_u64().unwrap() as usize;
         let outputs = case_outputs(case);
-        let bins = ReliabilityBins::from_outputs(&outputs, num_bins, Binning::TorchMetrics).unwrap();
+        let bins =
+            ReliabilityBins::from_outputs(&outputs, num_bins, Binning::TorchMetrics).unwrap();
 
-        assert_close(bins.ece, case["ece_l1"].as_f64().unwrap(), 1e-6, &format!("{name} ECE"));
-        assert_close(bins.mce, case["mce_max"].as_f64().unwrap(), 1e-6, &format!("{name} MCE"));
-        assert_close(bins.rms, case["rmsce_l2"].as_f64().unwrap(), 1e-6, &format!("{name} RMS"));
+        assert_close(
+            bins.ece,
+            case["ece_l1"].as_f64().unwrap(),
+            1e-6,
+            &format!("{name} ECE"),
+        );
+        assert_close(
+            bins.mce,
+            case["mce_max"].as_f64().unwrap(),
+            1e-6,
+            &format!("{name} MCE"),
+        );
+        assert_close(
+            bins.rms,
+            case["rmsce_l2"].as_f64().unwrap(),
+            1e-6,
+            &format!("{name} RMS"),
+        );
 
         let expected = &case["bins_torchmetrics"];
         let counts = floats(&expected["count_bin"]);
@@ -58,14 +83,30 @@ fn torchmetrics_mode_reproduces_every_reference_case() {
             let what = format!("{name} bin {b}");
             assert_eq!(bin.count as f64, counts[b], "{what} count");
             assert_close(bin.accuracy, floats(&expected["acc_bin"])[b], 1e-6, &what);
-            assert_close(bin.confidence, floats(&expected["conf_bin"])[b], 1e-6, &what);
-            assert_close(bin.proportion, floats(&expected["prop_bin"])[b], 1e-6, &what);
+            assert_close(
+                bin.confidence,
+                floats(&expected["conf_bin"])[b],
+                1e-6,
+                &what,
+            );
+            assert_close(
+                bin.proportion,
+                floats(&expected["prop_bin"])[b],
+                1e-6,
+                &what,
+            );
         }
 
         let (confidences, _) = outputs.confidences_and_hits();
         for (i, index) in expected["bin_index"].as_array().unwrap().iter().enumerate() {
-            let ours = Binning::TorchMetrics.bin_index(confidences[i], num_bins).unwrap();
-            assert_eq!(ours as u64, index.as_u64().unwrap(), "{name} sample {i} bin");
+            let ours = Binning::TorchMetrics
+                .bin_index(confidences[i], num_bins)
+                .unwrap();
+            assert_eq!(
+                ours as u64,
+                index.as_u64().unwrap(),
+                "{name} sample {i} bin"
+            );
         }
     }
 }
@@ -79,7 +120,11 @@ fn torchmetrics_edges_equal_torch_linspace() {
     assert_eq!(edges.len(), expected.len());
     for (edge, want) in edges.iter().zip(&expected) {
         // The file stores the float32 edges as doubles; compare them as float32, bit for bit.
-        assert_eq!(edge.to_bits(), (*want as f32).to_bits(), "edge {edge} vs {want}");
+        assert_eq!(
+            edge.to_bits(),
+            (*want as f32).to_bits(),
+            "edge {edge} vs {want}"
+        );
     }
 }
 
@@ -98,15 +143,30 @@ fn equal_width_mode_agrees_with_the_independent_float64_computation() {
         let independent = &case["independent_f64"];
 
         let mut on_edge = false;
-        for (i, theirs) in independent["bin_index"].as_array().unwrap().iter().enumerate() {
+        for (i, theirs) in independent["bin_index"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             let c = f64::from(confidences[i]);
             let scaled = c * num_bins as f64;
             let edge = (scaled - scaled.round()).abs() < 1e-5;
             on_edge |= edge;
-            let ours = Binning::EqualWidth.bin_index(confidences[i], num_bins).unwrap();
+            let ours = Binning::EqualWidth
+                .bin_index(confidences[i], num_bins)
+                .unwrap();
             let theirs = theirs.as_u64().unwrap() as usize;
-            let expected = if edge { scaled.round() as usize } else { theirs + 1 };
-            assert_eq!(ours + 1, expected.clamp(1, num_bins), "{name} sample {i} (conf {c})");
+            let expected = if edge {
+                scaled.round() as usize
+            } else {
+                theirs + 1
+            };
+            assert_eq!(
+                ours + 1,
+                expected.clamp(1, num_bins),
+                "{name} sample {i} (conf {c})"
+            );
         }
         if !on_edge {
             let bins = ReliabilityBins::from_outputs(&outputs, num_bins, Binning::EqualWidth);
@@ -153,7 +213,12 @@ fn hand_worked_case_gives_the_hand_computed_figures() {
     assert_close(report.classwise_ece, 0.280, 1e-6, "classwise ECE");
 
     // The figures the report gathers are the same as the standalone functions give.
-    assert_close(negative_log_likelihood(&outputs), report.nll, 0.0, "NLL function");
+    assert_close(
+        negative_log_likelihood(&outputs),
+        report.nll,
+        0.0,
+        "NLL function",
+    );
     assert_close(brier_score(&outputs), report.brier, 0.0, "Brier function");
     let classwise = classwise_calibration_error(&outputs, 15, Binning::EqualWidth).unwrap();
     assert_eq!(classwise.per_class.len(), 3);
@@ -168,7 +233,12 @@ fn hand_worked_case_gives_the_hand_computed_figures() {
 
     // Applying the fit to the same scores gives the fitted NLL back.
     let scaled = EvalOutputs::new(fit.apply(outputs.scores()), outputs.labels().to_vec()).unwrap();
-    assert_close(negative_log_likelihood(&scaled), fit.nll_after, 1e-6, "NLL of scaled");
+    assert_close(
+        negative_log_likelihood(&scaled),
+        fit.nll_after,
+        1e-6,
+        "NLL of scaled",
+    );
 }
 
 #[test]

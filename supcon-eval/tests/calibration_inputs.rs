@@ -7,7 +7,17 @@ use supcon_eval::{
 #[test]
 fn nan_names_its_row_and_class() {
     let error = ClassScores::new(vec![0.5, 0.5, f32::NAN, 1.0], 2).unwrap_err();
-    assert!(matches!(error, EvalError::NonFinite { row: 1, class: 0, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            EvalError::NonFinite {
+                row: 1,
+                class: 0,
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert!(error.to_string().contains("[1][0] is NaN"), "{error}");
     let error = ClassScores::from_logits(vec![1.0, f32::INFINITY], 2).unwrap_err();
     assert!(error.to_string().contains("inf"), "{error}");
@@ -18,10 +28,16 @@ fn empty_input_is_an_error() {
     let error = ClassScores::new(vec![], 3).unwrap_err();
     assert!(matches!(error, EvalError::Empty { .. }), "{error}");
     let rows: [[f32; 2]; 0] = [];
-    assert!(matches!(EvalOutputs::from_rows(&rows, &[]), Err(EvalError::Empty { .. })));
+    assert!(matches!(
+        EvalOutputs::from_rows(&rows, &[]),
+        Err(EvalError::Empty { .. })
+    ));
     let error = ReliabilityBins::compute(&[], &[], 15, Binning::EqualWidth).unwrap_err();
     assert!(matches!(error, EvalError::Empty { .. }), "{error}");
-    assert!(matches!(ClassScores::new(vec![1.0], 0), Err(EvalError::NoClasses)));
+    assert!(matches!(
+        ClassScores::new(vec![1.0], 0),
+        Err(EvalError::NoClasses)
+    ));
 }
 
 #[test]
@@ -29,7 +45,14 @@ fn a_label_out_of_range_names_the_sample_and_the_label() {
     let scores = ClassScores::new(vec![0.5, 0.5, 0.1, 0.9], 2).unwrap();
     let error = EvalOutputs::new(scores, vec![0, 2]).unwrap_err();
     assert!(
-        matches!(error, EvalError::LabelOutOfRange { index: 1, label: 2, num_classes: 2 }),
+        matches!(
+            error,
+            EvalError::LabelOutOfRange {
+                index: 1,
+                label: 2,
+                num_classes: 2
+            }
+        ),
         "{error}"
     );
     assert!(error.to_string().contains("label 2 of sample 1"), "{error}");
@@ -38,19 +61,47 @@ fn a_label_out_of_range_names_the_sample_and_the_label() {
 #[test]
 fn shape_mismatches_name_the_shapes() {
     let error = ClassScores::new(vec![0.2, 0.3, 0.5, 1.0], 3).unwrap_err();
-    assert!(matches!(error, EvalError::RaggedScores { len: 4, num_classes: 3 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            EvalError::RaggedScores {
+                len: 4,
+                num_classes: 3
+            }
+        ),
+        "{error}"
+    );
 
     let rows = vec![vec![0.5f32, 0.5], vec![1.0, 0.0, 0.0]];
     let error = ClassScores::from_rows(&rows).unwrap_err();
-    assert!(matches!(error, EvalError::RowLength { row: 1, len: 3, expected: 2 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            EvalError::RowLength {
+                row: 1,
+                len: 3,
+                expected: 2
+            }
+        ),
+        "{error}"
+    );
 
     let scores = ClassScores::new(vec![0.5, 0.5, 0.1, 0.9], 2).unwrap();
     let error = EvalOutputs::new(scores, vec![0, 1, 1]).unwrap_err();
-    assert!(matches!(error, EvalError::LabelCount { labels: 3, rows: 2 }), "{error}");
-    assert!(error.to_string().contains("3 labels for 2 score rows"), "{error}");
+    assert!(
+        matches!(error, EvalError::LabelCount { labels: 3, rows: 2 }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("3 labels for 2 score rows"),
+        "{error}"
+    );
 
     let error = ReliabilityBins::compute(&[0.5, 0.6], &[true], 15, Binning::EqualWidth);
-    assert!(matches!(error, Err(EvalError::LabelCount { labels: 1, rows: 2 })));
+    assert!(matches!(
+        error,
+        Err(EvalError::LabelCount { labels: 1, rows: 2 })
+    ));
 }
 
 #[test]
@@ -64,7 +115,9 @@ fn scores_outside_the_unit_interval_are_soft_maxed_as_logits() {
         .iter()
         .map(|row| {
             let sum: f64 = row.iter().map(|&z| f64::from(z).exp()).sum();
-            row.iter().map(|&z| (f64::from(z).exp() / sum) as f32).collect()
+            row.iter()
+                .map(|&z| (f64::from(z).exp() / sum) as f32)
+                .collect()
         })
         .collect();
     let from_probabilities = EvalOutputs::from_rows(&probabilities, &labels).unwrap();
@@ -87,12 +140,30 @@ fn scores_outside_the_unit_interval_are_soft_maxed_as_logits() {
 #[test]
 fn unit_interval_scores_that_do_not_sum_to_one_are_rejected() {
     let error = ClassScores::new(vec![0.9, 0.8, 0.3, 0.7], 2).unwrap_err();
-    assert!(matches!(error, EvalError::NotNormalised { row: 0, .. }), "{error}");
-    assert!(error.to_string().contains("score row 0 lies in [0, 1] but sums to 1.69"), "{error}");
+    assert!(
+        matches!(error, EvalError::NotNormalised { row: 0, .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("score row 0 lies in [0, 1] but sums to 1.69"),
+        "{error}"
+    );
     // The same values are accepted when declared as logits.
     assert!(ClassScores::from_logits(vec![0.9, 0.8, 0.3, 0.7], 2).is_ok());
     let error = ClassScores::from_probabilities(vec![1.2, -0.2], 2).unwrap_err();
-    assert!(matches!(error, EvalError::NotAProbability { row: 0, class: 0, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            EvalError::NotAProbability {
+                row: 0,
+                class: 0,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -101,8 +172,14 @@ fn bad_bin_counts_and_confidences_are_errors() {
     assert!(matches!(error, EvalError::InvalidBinCount(0)), "{error}");
     let error = ReliabilityBins::compute(&[0.5, 1.5], &[true, false], 15, Binning::TorchMetrics);
     let error = error.unwrap_err();
-    assert!(matches!(error, EvalError::InvalidConfidence { index: 1, .. }), "{error}");
+    assert!(
+        matches!(error, EvalError::InvalidConfidence { index: 1, .. }),
+        "{error}"
+    );
     let outputs = EvalOutputs::from_rows(&[[0.5f32, 0.5]], &[0]).unwrap();
-    let error = CalibrationConfig::new().with_adaptive_bins(0).compute(&outputs).unwrap_err();
+    let error = CalibrationConfig::new()
+        .with_adaptive_bins(0)
+        .compute(&outputs)
+        .unwrap_err();
     assert!(matches!(error, EvalError::InvalidBinCount(0)), "{error}");
 }

@@ -23,19 +23,29 @@ fn bins(binning: Binning) -> ReliabilityBins {
 
 /// How many pixels are neither white nor grey: the coloured bars and lines.
 fn coloured_pixels(image: &image::RgbImage) -> usize {
-    image.pixels().filter(|p| p.0.iter().max().unwrap() - p.0.iter().min().unwrap() > 40).count()
+    image
+        .pixels()
+        .filter(|p| p.0.iter().max().unwrap() - p.0.iter().min().unwrap() > 40)
+        .count()
 }
 
 #[test]
 fn a_reliability_diagram_png_decodes_at_the_requested_size() {
     let dir = tempfile::tempdir().unwrap();
-    for binning in [Binning::EqualWidth, Binning::TorchMetrics, Binning::EqualMass] {
+    for binning in [
+        Binning::EqualWidth,
+        Binning::TorchMetrics,
+        Binning::EqualMass,
+    ] {
         let path = dir.path().join(format!("reliability_{binning:?}.png"));
         plot_reliability_diagram(&path, &bins(binning), "Hand case", (640, 720)).unwrap();
         let image = image::open(&path).unwrap().to_rgb8();
         assert_eq!(image.dimensions(), (640, 720));
         assert!(coloured_pixels(&image) > 5_000, "the bars are drawn");
-        let dark = image.pixels().filter(|p| p.0.iter().all(|&v| v < 60)).count();
+        let dark = image
+            .pixels()
+            .filter(|p| p.0.iter().all(|&v| v < 60))
+            .count();
         assert!(dark > 2_000, "axes and text are drawn ({dark} dark pixels)");
     }
 }
@@ -48,7 +58,10 @@ fn a_reliability_diagram_svg_carries_the_ece_in_its_title() {
     plot_reliability_diagram(&path, &bins, "Hand case", (640, 720)).unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
-    let title = format!("Hand case: ECE {:.2}% (15 equal-width bins)", 100.0 * bins.ece);
+    let title = format!(
+        "Hand case: ECE {:.2}% (15 equal-width bins)",
+        100.0 * bins.ece
+    );
     assert!(svg.contains(&title), "title {title:?} missing");
     assert!(svg.contains("Perfect calibration"));
 }
@@ -57,8 +70,14 @@ fn a_reliability_diagram_svg_carries_the_ece_in_its_title() {
 fn a_line_chart_is_written_and_skips_non_finite_points() {
     let dir = tempfile::tempdir().unwrap();
     let series = vec![
-        ("train loss", vec![(1.0, 2.3), (2.0, 1.7), (3.0, f64::NAN), (4.0, 0.9)]),
-        ("validation loss", vec![(1.0, 2.4), (2.0, 1.9), (3.0, 1.5), (4.0, 1.3)]),
+        (
+            "train loss",
+            vec![(1.0, 2.3), (2.0, 1.7), (3.0, f64::NAN), (4.0, 0.9)],
+        ),
+        (
+            "validation loss",
+            vec![(1.0, 2.4), (2.0, 1.9), (3.0, 1.5), (4.0, 1.3)],
+        ),
     ];
     let png = dir.path().join("loss.png");
     plot_lines(&png, "Loss", "epoch", "loss", &series, (800, 500)).unwrap();

@@ -72,6 +72,9 @@ pub struct Bottleneck {
 /// One residual block of either kind.
 ///
 /// The variant name does not appear in safetensors tensor names (`layer1.0.conv1.weight`).
+// The bottleneck variant is larger, but a network holds blocks of one kind only, and Burn's
+// `Module` is not implemented for `Box`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ResidualBlock {
     /// A [`BasicBlock`].

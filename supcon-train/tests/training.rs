@@ -1,11 +1,16 @@
-//! End-to-end training on the synthetic shapes set with a tiny encoder: stage 1 (SupCon,
-//! SimCLR, joint), stage 2 and the cross-entropy baseline.
+//! End-to-end training with a tiny encoder (CIFAR ResNet-18 at 1/16 width, 16 px images):
+//! stage 1 (SupCon, SimCLR, joint), stage 2 and the cross-entropy baseline.
+//!
+//! The tests that need the model to learn use the easy `Stripes` set of `common` with crop and
+//! flip augmentation: the built-in synthetic shapes are learnable, but not in the few dozen
+//! steps a unit test can afford on two cores (measured: a tiny encoder stays near chance for
+//! 150 steps there).
 
 mod common;
 
 use burn::module::Module;
 use burn::prelude::*;
-use common::{constant_lr, synthetic, tiny_data, tiny_encoder, SIZE};
+use common::{synthetic, tiny_data, tiny_encoder, Stripes, SIZE};
 use supcon_data::Split;
 use supcon_models::{ClassifierModel, ClassifierModelConfig, SupConModelConfig};
 use supcon_train::{
@@ -27,19 +32,27 @@ fn epochs_of(dir: &std::path::Path) -> Vec<EpochMetrics> {
         .collect()
 }
 
+/// Crop (area 0.5-1) and flip.
+fn mild() -> Augmentation {
+    Augmentation::CropFlip { min_scale: 0.5 }
+}
+
 fn stage1_config(epochs: usize) -> SupConTrainingConfig {
-    SupConTrainingConfig::new(SupConModelConfig::new(tiny_encoder()), epochs, 16)
-        .with_data(tiny_data())
-        .with_schedule(constant_lr(0.1))
+    SupConTrainingConfig::new(SupConModelConfig::new(tiny_encoder()), epochs, 32)
+        .with_data(tiny_data().with_augmentation(mild()))
+        .with_schedule(supcon_train::LrScheduleConfig::new(0.05))
         .with_seed(3)
 }
 
-/// SupCon on 4 classes x 16 images (4 steps per epoch): the mean loss of the last of 6 epochs
-/// is below that of the first, the run records its config and metrics and writes the models.
+/// SupCon on 384 stripe images in batches of 32 (12 steps per epoch, 6 epochs): the mean loss
+/// of the last epoch is clearly below that of the first (measured: 5.94 -> 5.28; chance level
+/// for 31 other rows of which about 10 are positives is 1.43 ln 31 = 4.91 per anchor at
+/// initialisation, so a drop of 0.3 is well beyond noise), the run records its config and
+/// metrics and writes the models.
 #[test]
 fn supcon_stage_lowers_the_loss_and_writes_its_outputs() {
     let dir = tempfile::tempdir().unwrap();
-    let train = synthetic(4, 16, Split::Train);
+    let train = Stripes::dataset(384, 1);
     let config = stage1_config(6);
     let outcome = train_supcon(&config, dir.path(), &train, &Device::flex(), &TrainOptions::quiet())
         .unwrap();
@@ -47,9 +60,9 @@ fn supcon_stage_lowers_the_loss_and_writes_its_outputs() {
     let epochs = epochs_of(dir.path());
     assert_eq!(epochs.len(), 6);
     let (first, last) = (epochs[0].loss, epochs[5].loss);
-    assert!(last < first, "SupCon loss did not fall: {first} -> {last}");
+    assert!(last < first - 0.3, "SupCon loss did not fall clearly: {first} -> {last}");
     assert!(outcome.summary.completed);
-    assert_eq!(outcome.summary.steps, 24);
+    assert_eq!(outcome.summary.steps, 72);
 
     let recorded: SupConTrainingConfig =
         serde_json::from_slice(&std::fs::read(dir.path().join(CONFIG_FILE)).unwrap()).unwrap();
@@ -65,7 +78,7 @@ fn supcon_stage_lowers_the_loss_and_writes_its_outputs() {
         .into_iter()
         .filter(|r| matches!(r, MetricsRecord::Step(_)))
         .count();
-    assert_eq!(step_lines, 24);
+    assert_eq!(step_lines, 72);
 }
 
 /// SimCLR (no labels) with the joint stop-gradient classifier: both losses are finite, the
@@ -73,8 +86,8 @@ fn supcon_stage_lowers_the_loss_and_writes_its_outputs() {
 #[test]
 fn simclr_with_joint_classifier_trains_both_parts() {
     let dir = tempfile::tempdir().unwrap();
-    let train = synthetic(4, 8, Split::Train);
-    let config = stage1_config(2)
+    let train = synthetic(4, 16, Split::Train);
+    let config = stage1_config(1)
         .with_method(ContrastiveMethod::SimClr)
         .with_joint_classifier(true);
     let outcome = train_supcon(&config, dir.path(), &train, &Device::flex(), &TrainOptions::quiet())
@@ -91,16 +104,16 @@ fn simclr_with_joint_classifier_trains_both_parts() {
 }
 
 /// Stage 2 on the encoder of a short stage 1: the classifier on frozen features reaches a
-/// validation accuracy well above the 25 % chance level of 4 balanced classes, and the encoder
-/// is left untouched.
+/// validation accuracy far above the 1/3 chance level of 3 balanced classes (measured: 0.88),
+/// and the encoder is left untouched.
 #[test]
 fn linear_probe_reaches_clearly_above_chance_accuracy() {
     let run = tempfile::tempdir().unwrap();
     let device = Device::flex();
-    let train = synthetic(4, 32, Split::Train);
-    let valid = synthetic(4, 32, Split::Test);
+    let train = Stripes::dataset(384, 1);
+    let valid = Stripes::dataset(60, 2);
     let stage1 = train_supcon(
-        &stage1_config(4),
+        &stage1_config(6),
         &run.path().join("supcon"),
         &train,
         &device,
@@ -110,9 +123,9 @@ fn linear_probe_reaches_clearly_above_chance_accuracy() {
     let encoder = stage1.model.encoder;
     let before = common::tensors(&encoder);
 
-    let config = LinearProbeConfig::new(15, 16)
-        .with_data(tiny_data().with_augmentation(Augmentation::CropFlip { min_scale: 0.5 }))
-        .with_schedule(supcon_train::LrScheduleConfig::new(0.5))
+    let config = LinearProbeConfig::new(5, 32)
+        .with_data(tiny_data().with_augmentation(mild()))
+        .with_schedule(supcon_train::LrScheduleConfig::new(0.1))
         .with_seed(5);
     let dir = run.path().join("linear");
     let probe =
@@ -122,30 +135,31 @@ fn linear_probe_reaches_clearly_above_chance_accuracy() {
     let best = probe.summary.best_val_acc.unwrap();
     let last = probe.summary.last_epoch.as_ref().unwrap().val_acc.unwrap();
     assert!(best >= last);
-    assert!(last > 0.45, "linear probe accuracy {last} is not clearly above chance (0.25)");
+    assert!(last > 0.6, "linear probe accuracy {last} is not clearly above chance (1/3)");
     assert!(probe.best_classifier.is_some());
     assert_eq!(common::tensors(&probe.model.encoder), before, "the frozen encoder changed");
     assert!(dir.join(CLASSIFIER_MODEL_FILE).is_file());
 
     // The written classifier model reproduces the validation accuracy of the last epoch.
     let eval_device = device.clone();
-    let loaded: ClassifierModel = ClassifierModelConfig::new(tiny_encoder(), 4)
+    let loaded: ClassifierModel = ClassifierModelConfig::new(tiny_encoder(), Stripes::CLASSES)
         .init(&eval_device)
         .load_file(dir.join(CLASSIFIER_MODEL_FILE));
     assert_eq!(common::tensors(&loaded), common::tensors(&probe.model));
 }
 
-/// The cross-entropy baseline with label smoothing: the loss falls, the training accuracy
-/// ends above chance and a validation accuracy is recorded every epoch.
+/// The cross-entropy baseline with label smoothing: the loss falls, the training and
+/// validation accuracies end far above the 1/3 chance level (measured without smoothing:
+/// 0.92 and 0.95), and a validation accuracy is recorded every epoch.
 #[test]
 fn cross_entropy_baseline_trains() {
     let dir = tempfile::tempdir().unwrap();
-    let train = synthetic(4, 16, Split::Train);
-    let valid = synthetic(4, 8, Split::Test);
-    let config = CrossEntropyTrainingConfig::new(tiny_encoder(), 6, 16)
-        .with_data(tiny_data())
+    let train = Stripes::dataset(384, 1);
+    let valid = Stripes::dataset(60, 2);
+    let config = CrossEntropyTrainingConfig::new(tiny_encoder(), 6, 32)
+        .with_data(tiny_data().with_augmentation(mild()))
         .with_label_smoothing(Some(0.1))
-        .with_schedule(constant_lr(0.05))
+        .with_schedule(supcon_train::LrScheduleConfig::new(0.05))
         .with_seed(1);
     let outcome = train_cross_entropy(
         &config,
@@ -166,12 +180,13 @@ fn cross_entropy_baseline_trains() {
         epochs[0].loss,
         epochs[5].loss
     );
-    assert!(epochs[5].train_acc.unwrap() > 0.3);
+    assert!(epochs[5].train_acc.unwrap() > 0.6, "{:?}", epochs[5]);
+    assert!(outcome.summary.best_val_acc.unwrap() > 0.6, "{:?}", outcome.summary);
     assert!(dir.path().join(CROSS_ENTROPY_MODEL_FILE).is_file());
-    assert_eq!(outcome.model.classifier.num_classes(), 4);
+    assert_eq!(outcome.model.classifier.num_classes(), Stripes::CLASSES);
     let logits = outcome
         .model
         .valid()
         .forward(Tensor::<4>::zeros([2, 3, SIZE as usize, SIZE as usize], &Device::flex()));
-    assert_eq!(logits.dims(), [2, 4]);
+    assert_eq!(logits.dims(), [2, Stripes::CLASSES]);
 }

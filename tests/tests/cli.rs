@@ -21,7 +21,11 @@ fn the_command_line_definition_is_consistent() {
     // clap's own checks: no clashing flags, valid defaults, every subcommand documented.
     xtask::Cli::command().debug_assert();
     for sub in xtask::Cli::command().get_subcommands() {
-        assert!(sub.get_about().is_some(), "`{}` has no help text", sub.get_name());
+        assert!(
+            sub.get_about().is_some(),
+            "`{}` has no help text",
+            sub.get_name()
+        );
     }
 }
 
@@ -32,33 +36,65 @@ fn a_missing_data_folder_says_which_layout_is_expected_and_where_to_get_it() {
     let message = error_of(&["reproduce", "cifar10", "--out", out]);
     assert!(message.contains("needs --data DIR"), "{message}");
     assert!(message.contains("data_batch_1.bin"), "{message}");
-    assert!(message.contains("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"), "{message}");
+    assert!(
+        message.contains("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"),
+        "{message}"
+    );
 
-    let message = error_of(&["reproduce", "imagenet", "--data", "/nonexistent/ilsvrc", "--out", out]);
-    assert!(message.contains("/nonexistent/ilsvrc does not exist"), "{message}");
+    let message = error_of(&[
+        "reproduce",
+        "imagenet",
+        "--data",
+        "/nonexistent/ilsvrc",
+        "--out",
+        out,
+    ]);
+    assert!(
+        message.contains("/nonexistent/ilsvrc does not exist"),
+        "{message}"
+    );
     assert!(message.contains("train/<wnid>/*.JPEG"), "{message}");
 
     // A folder without the train/ and val/ split.
     let empty = tempfile::tempdir().unwrap();
-    let message = error_of(&["reproduce", "folder", "--data", empty.path().to_str().unwrap(), "--out", out]);
+    let message = error_of(&[
+        "reproduce",
+        "folder",
+        "--data",
+        empty.path().to_str().unwrap(),
+        "--out",
+        out,
+    ]);
     assert!(message.contains("has no train/ folder"), "{message}");
 }
 
 #[test]
 fn a_bad_override_key_is_named_with_the_valid_keys() {
     let message = error_of(&["reproduce", "--set", "supcon.temprature=0.5"]);
-    assert!(message.contains("unknown configuration key `supcon.temprature`"), "{message}");
+    assert!(
+        message.contains("unknown configuration key `supcon.temprature`"),
+        "{message}"
+    );
     assert!(message.contains("supcon.loss.temperature"), "{message}");
     assert!(message.contains("evaluation.severities"), "{message}");
 
     let message = error_of(&["reproduce", "--set", "supcon.epochs=many"]);
-    assert!(message.contains("`supcon.epochs` takes a number, got `many`"), "{message}");
+    assert!(
+        message.contains("`supcon.epochs` takes a number, got `many`"),
+        "{message}"
+    );
 
     let message = error_of(&["reproduce", "--set", "supcon.loss.temperature=0"]);
-    assert!(message.contains("`supcon.loss.temperature` = 0 is out of range: finite and > 0"), "{message}");
+    assert!(
+        message.contains("`supcon.loss.temperature` = 0 is out of range: finite and > 0"),
+        "{message}"
+    );
 
     let message = error_of(&["reproduce", "--set", "epochs"]);
-    assert!(message.contains("is not of the form KEY=VALUE"), "{message}");
+    assert!(
+        message.contains("is not of the form KEY=VALUE"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -77,7 +113,10 @@ fn a_gpu_device_without_its_feature_says_how_to_build_it() {
     }
     let message = error_of(&["reproduce", "--device", "wgpu"]);
     assert!(message.contains("needs the `wgpu` feature"), "{message}");
-    assert!(message.contains("cargo run -p xtask --features wgpu"), "{message}");
+    assert!(
+        message.contains("cargo run -p xtask --features wgpu"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -87,7 +126,10 @@ fn an_unwritable_output_folder_fails_before_training() {
     std::fs::write(&file, b"x").unwrap();
     let out = file.join("run");
     let message = error_of(&["reproduce", "--out", out.to_str().unwrap()]);
-    assert!(message.contains("cannot create the output folder"), "{message}");
+    assert!(
+        message.contains("cannot create the output folder"),
+        "{message}"
+    );
     assert!(message.contains("not-a-folder/run"), "{message}");
 }
 
@@ -95,28 +137,63 @@ fn an_unwritable_output_folder_fails_before_training() {
 fn corrupt_rejects_unknown_corruptions_and_severities() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    image::RgbImage::from_pixel(32, 32, image::Rgb([90, 120, 200])).save(&input).unwrap();
+    image::RgbImage::from_pixel(32, 32, image::Rgb([90, 120, 200]))
+        .save(&input)
+        .unwrap();
     let input = input.to_str().unwrap();
     let output = dir.path().join("out.png");
     let output = output.to_str().unwrap();
-    let message = error_of(&["corrupt", "--input", input, "--output", output, "--corruptions", "fogg"]);
+    let message = error_of(&[
+        "corrupt",
+        "--input",
+        input,
+        "--output",
+        output,
+        "--corruptions",
+        "fogg",
+    ]);
     assert!(message.contains("unknown corruption `fogg`"), "{message}");
-    let message = error_of(&["corrupt", "--input", input, "--output", output, "--corruptions", "fog", "--severities", "6"]);
+    let message = error_of(&[
+        "corrupt",
+        "--input",
+        input,
+        "--output",
+        output,
+        "--corruptions",
+        "fog",
+        "--severities",
+        "6",
+    ]);
     assert!(message.contains("severity 6 is not in 1..=5"), "{message}");
     let message = error_of(&["corrupt", "--input", input, "--output", output]);
-    assert!(message.contains("exactly one corruption and one severity"), "{message}");
+    assert!(
+        message.contains("exactly one corruption and one severity"),
+        "{message}"
+    );
 }
 
 #[test]
 fn corrupt_writes_one_corrupted_image() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    let original = image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([(8 * x) as u8, (8 * y) as u8, 128]));
+    let original = image::RgbImage::from_fn(32, 32, |x, y| {
+        image::Rgb([(8 * x) as u8, (8 * y) as u8, 128])
+    });
     original.save(&input).unwrap();
     let output = dir.path().join("nested/out.png");
     let cli = xtask::Cli::parse_from([
-        "xtask", "corrupt", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(),
-        "--corruptions", "contrast", "--severities", "5", "--resolution", "cifar",
+        "xtask",
+        "corrupt",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--corruptions",
+        "contrast",
+        "--severities",
+        "5",
+        "--resolution",
+        "cifar",
     ]);
     xtask::run(cli).unwrap();
     let corrupted = image::open(&output).unwrap().to_rgb8();
@@ -127,5 +204,10 @@ fn corrupt_writes_one_corrupted_image() {
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt()
     };
-    assert!(spread(&corrupted) < 0.5 * spread(&original), "{} vs {}", spread(&corrupted), spread(&original));
+    assert!(
+        spread(&corrupted) < 0.5 * spread(&original),
+        "{} vs {}",
+        spread(&corrupted),
+        spread(&original)
+    );
 }

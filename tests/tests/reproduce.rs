@@ -88,26 +88,52 @@ fn reproduce_synthetic_writes_a_complete_report_and_resumes() {
     }
     for plot in &plots {
         let image = image::open(out.join(plot)).unwrap_or_else(|e| panic!("{plot}: {e}"));
-        assert!(image.width() >= 200 && image.height() >= 200, "{plot} is {}x{}", image.width(), image.height());
+        assert!(
+            image.width() >= 200 && image.height() >= 200,
+            "{plot} is {}x{}",
+            image.width(),
+            image.height()
+        );
     }
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
-    for section in ["## Results", "## Error under corruption", "### Calibration under shift", "## Stages"] {
+    for section in [
+        "## Results",
+        "## Error under corruption",
+        "### Calibration under shift",
+        "## Stages",
+    ] {
         assert!(markdown.contains(section), "report.md lacks {section}");
     }
-    assert!(markdown.contains("publishes no numbers"), "synthetic has no paper numbers");
+    assert!(
+        markdown.contains("publishes no numbers"),
+        "synthetic has no paper numbers"
+    );
 
     // The schema's required results, and every number finite and in range.
     for model in ["supcon", "cross_entropy"] {
         let results = &report["results"][model];
         for key in ["top1", "top5", "ece", "mean_corruption_error"] {
-            let value = results[key].as_f64().unwrap_or_else(|| panic!("results.{model}.{key} missing"));
-            assert!((0.0..=1.0).contains(&value), "results.{model}.{key} = {value}");
+            let value = results[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("results.{model}.{key} missing"));
+            assert!(
+                (0.0..=1.0).contains(&value),
+                "results.{model}.{key} = {value}"
+            );
         }
         assert!(results["mce"].is_null(), "mCE is defined on ImageNet only");
         let corruptions = results["corruptions"].as_object().unwrap();
-        assert_eq!(corruptions.len(), 2, "the tiny preset evaluates two corruptions");
+        assert_eq!(
+            corruptions.len(),
+            2,
+            "the tiny preset evaluates two corruptions"
+        );
         for (name, cell) in corruptions {
-            assert_eq!(cell["error"].as_array().unwrap().len(), 2, "{name}: two severities");
+            assert_eq!(
+                cell["error"].as_array().unwrap().len(),
+                2,
+                "{name}: two severities"
+            );
         }
     }
     let all = numbers(&report);
@@ -115,13 +141,30 @@ fn reproduce_synthetic_writes_a_complete_report_and_resumes() {
     for (path, value) in &all {
         assert!(value.is_finite(), "{path} = {value}");
         if is_fraction(path) {
-            assert!((0.0..=1.0).contains(value), "{path} = {value} is not a fraction");
+            assert!(
+                (0.0..=1.0).contains(value),
+                "{path} = {value} is not a fraction"
+            );
         }
     }
     assert!(report["paper"].is_null());
     assert_eq!(report["corruption_data"]["images"], 8);
-    let stages: Vec<&str> = report["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["cross_entropy", "supcon", "linear", "evaluate_supcon", "evaluate_cross_entropy"]);
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "cross_entropy",
+            "supcon",
+            "linear",
+            "evaluate_supcon",
+            "evaluate_cross_entropy"
+        ]
+    );
 
     // A second run resumes: every stage and evaluation is found finished, results unchanged.
     reproduce(&out);

@@ -105,7 +105,11 @@ pub fn run_bench(args: &BenchArgs, workspace_root: &Path) -> Result<PathBuf> {
         .collect();
     if selected.is_empty() {
         let names: Vec<_> = all.iter().map(|(p, t)| format!("{p}/{t}")).collect();
-        bail!("no benchmark matches {:?}; the workspace has: {}", args.only, names.join(", "));
+        bail!(
+            "no benchmark matches {:?}; the workspace has: {}",
+            args.only,
+            names.join(", ")
+        );
     }
     let out = absolute(&args.out);
     std::fs::create_dir_all(&out)
@@ -123,7 +127,15 @@ pub fn run_bench(args: &BenchArgs, workspace_root: &Path) -> Result<PathBuf> {
         let _ = std::fs::remove_file(&records_path);
         let mut command = Command::new(cargo());
         command
-            .args(["bench", "--profile", "dev", "-p", package, "--bench", target])
+            .args([
+                "bench",
+                "--profile",
+                "dev",
+                "-p",
+                package,
+                "--bench",
+                target,
+            ])
             .env("SUPCON_BENCH_JSON", &records_path)
             .current_dir(workspace_root);
         if let Some(steps) = args.steps {
@@ -204,7 +216,9 @@ pub fn compare(old: &BenchFile, new: &BenchFile) -> String {
             else {
                 continue;
             };
-            let Some(fields) = record.as_object() else { continue };
+            let Some(fields) = record.as_object() else {
+                continue;
+            };
             for (field, value) in fields {
                 let (Some(now), Some(then)) = (value.as_f64(), before[field].as_f64()) else {
                     continue;
@@ -231,8 +245,9 @@ fn read_json_lines(path: &Path) -> Result<Vec<Value>> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{} holds a line that is not JSON: {line}", path.display()))
+            serde_json::from_str(line).with_context(|| {
+                format!("{} holds a line that is not JSON: {line}", path.display())
+            })
         })
         .collect()
 }
@@ -252,7 +267,11 @@ fn newest_bench_file(dir: &Path) -> Option<PathBuf> {
 }
 
 fn command_line_output(program: &str, args: &[&str], dir: &Path) -> Option<String> {
-    let output = Command::new(program).args(args).current_dir(dir).output().ok()?;
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()?;
     output
         .status
         .success()
@@ -293,7 +312,10 @@ mod tests {
     #[test]
     fn compare_reports_the_ratio_of_shared_figures() {
         let text = compare(&file(0.2), &file(0.1));
-        assert!(text.contains("supcon-core/loss fwd median_s: 0.2000 -> 0.1000 (0.50x)"), "{text}");
+        assert!(
+            text.contains("supcon-core/loss fwd median_s: 0.2000 -> 0.1000 (0.50x)"),
+            "{text}"
+        );
         assert!(!text.contains("steps"), "{text}");
     }
 }

@@ -18,7 +18,14 @@ pub fn run_ci(args: &CiArgs, workspace_root: &Path) -> Result<()> {
         ("format", vec!["fmt", "--all", "--", "--check"]),
         (
             "clippy",
-            vec!["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+            vec![
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
         ),
     ];
     if !args.no_tests {
@@ -35,7 +42,10 @@ pub fn run_ci(args: &CiArgs, workspace_root: &Path) -> Result<()> {
             .with_context(|| format!("cannot run `{cargo}`"))?;
         let seconds = start.elapsed().as_secs_f64();
         if !status.success() {
-            bail!("ci: {name} failed after {seconds:.0} s (`cargo {}`)", arguments.join(" "));
+            bail!(
+                "ci: {name} failed after {seconds:.0} s (`cargo {}`)",
+                arguments.join(" ")
+            );
         }
         println!("ci: {name} passed in {seconds:.0} s");
     }

@@ -200,7 +200,11 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` = {} is out of range: {}", self.key, self.value, self.allowed)
+        write!(
+            f,
+            "`{}` = {} is out of range: {}",
+            self.key, self.value, self.allowed
+        )
     }
 }
 
@@ -221,9 +225,19 @@ impl StudyConfig {
         check.at_least_opt("data.train_limit", d.train_limit, 1);
         check.at_least_opt("data.test_limit", d.test_limit, 1);
         if let Some(s) = &d.synthetic {
-            check.range("data.synthetic.num_classes", s.num_classes as f64, 2.0, 10.0);
+            check.range(
+                "data.synthetic.num_classes",
+                s.num_classes as f64,
+                2.0,
+                10.0,
+            );
             check.at_least("data.synthetic.samples_per_class", s.samples_per_class, 1);
-            check.range("data.synthetic.image_size", s.image_size as f64, 8.0, 4096.0);
+            check.range(
+                "data.synthetic.image_size",
+                s.image_size as f64,
+                8.0,
+                4096.0,
+            );
         }
 
         let m = &self.model;
@@ -241,7 +255,11 @@ impl StudyConfig {
         check.positive("supcon.loss.base_temperature", s.loss.base_temperature);
         if let Some(cap) = s.loss.max_positives {
             if cap == 0 || cap % s.views != 0 {
-                check.fail("supcon.loss.max_positives", cap, "a positive multiple of supcon.views");
+                check.fail(
+                    "supcon.loss.max_positives",
+                    cap,
+                    "a positive multiple of supcon.views",
+                );
             }
         }
         check.augmentation("supcon.augmentation", &s.augmentation);
@@ -259,7 +277,11 @@ impl StudyConfig {
         check.at_least("cross_entropy.epochs", c.epochs, 1);
         check.at_least("cross_entropy.batch_size", c.batch_size, 1);
         if !(0.0..1.0).contains(&c.label_smoothing) {
-            check.fail("cross_entropy.label_smoothing", c.label_smoothing, "0 <= value < 1");
+            check.fail(
+                "cross_entropy.label_smoothing",
+                c.label_smoothing,
+                "0 <= value < 1",
+            );
         }
         check.augmentation("cross_entropy.augmentation", &c.augmentation);
         check.optimizer("cross_entropy.optimizer", &c.optimizer);
@@ -271,9 +293,18 @@ impl StudyConfig {
 
         let e = &self.evaluation;
         check.at_least("evaluation.batch_size", e.batch_size, 1);
-        check.range("evaluation.calibration_bins", e.calibration_bins as f64, 1.0, 1000.0);
+        check.range(
+            "evaluation.calibration_bins",
+            e.calibration_bins as f64,
+            1.0,
+            1000.0,
+        );
         if e.severities.is_empty() && !e.corruptions.is_empty() {
-            check.fail("evaluation.severities", "[]", "at least one of 1, 2, 3, 4, 5");
+            check.fail(
+                "evaluation.severities",
+                "[]",
+                "at least one of 1, 2, 3, 4, 5",
+            );
         }
         for &severity in &e.severities {
             if !(1..=5).contains(&severity) {
@@ -339,15 +370,37 @@ impl Checker {
         match optimizer {
             OptimizerConfig::Sgd(sgd) => {
                 self.range(&format!("{key}.Sgd.momentum"), sgd.momentum, 0.0, 0.999_999);
-                self.range(&format!("{key}.Sgd.weight_decay"), sgd.weight_decay, 0.0, 1.0);
+                self.range(
+                    &format!("{key}.Sgd.weight_decay"),
+                    sgd.weight_decay,
+                    0.0,
+                    1.0,
+                );
                 if sgd.nesterov && sgd.momentum == 0.0 {
-                    self.fail(&format!("{key}.Sgd.nesterov"), true, "false when momentum is 0");
+                    self.fail(
+                        &format!("{key}.Sgd.nesterov"),
+                        true,
+                        "false when momentum is 0",
+                    );
                 }
             }
             OptimizerConfig::Lars(lars) => {
-                self.range(&format!("{key}.Lars.momentum"), lars.momentum, 0.0, 0.999_999);
-                self.range(&format!("{key}.Lars.weight_decay"), lars.weight_decay, 0.0, 1.0);
-                self.positive(&format!("{key}.Lars.trust_coefficient"), lars.trust_coefficient);
+                self.range(
+                    &format!("{key}.Lars.momentum"),
+                    lars.momentum,
+                    0.0,
+                    0.999_999,
+                );
+                self.range(
+                    &format!("{key}.Lars.weight_decay"),
+                    lars.weight_decay,
+                    0.0,
+                    1.0,
+                );
+                self.positive(
+                    &format!("{key}.Lars.trust_coefficient"),
+                    lars.trust_coefficient,
+                );
             }
             OptimizerConfig::RmsProp(_) => {}
         }
@@ -355,11 +408,24 @@ impl Checker {
 
     fn schedule(&mut self, stage: &str, schedule: &LrScheduleConfig, epochs: usize) {
         let key = format!("{stage}.schedule");
-        self.positive(&format!("{key}.base_learning_rate"), schedule.base_learning_rate);
-        self.range(&format!("{key}.warmup_epochs"), schedule.warmup_epochs, 0.0, epochs as f64);
+        self.positive(
+            &format!("{key}.base_learning_rate"),
+            schedule.base_learning_rate,
+        );
+        self.range(
+            &format!("{key}.warmup_epochs"),
+            schedule.warmup_epochs,
+            0.0,
+            epochs as f64,
+        );
         match &schedule.decay {
             LrDecay::Cosine { final_factor } => {
-                self.range(&format!("{key}.decay.Cosine.final_factor"), *final_factor, 0.0, 1.0);
+                self.range(
+                    &format!("{key}.decay.Cosine.final_factor"),
+                    *final_factor,
+                    0.0,
+                    1.0,
+                );
             }
             LrDecay::Step { factor, .. } => {
                 self.range(&format!("{key}.decay.Step.factor"), *factor, 0.0, 1.0);
@@ -392,7 +458,10 @@ const EMBEDDED: [(&str, &str); 8] = [
     ("cifar10", include_str!("../../configs/cifar10.json")),
     ("cifar100", include_str!("../../configs/cifar100.json")),
     ("imagenet", include_str!("../../configs/imagenet.json")),
-    ("imagenet_resnet200", include_str!("../../configs/imagenet_resnet200.json")),
+    (
+        "imagenet_resnet200",
+        include_str!("../../configs/imagenet_resnet200.json"),
+    ),
     ("folder", include_str!("../../configs/folder.json")),
     ("quick", include_str!("../../configs/quick.json")),
     ("tiny", include_str!("../../configs/tiny.json")),
@@ -412,7 +481,10 @@ pub fn preset_text(name: &str) -> Result<(PathBuf, String)> {
         Some((_, text)) => Ok((path, text.to_string())),
         None => {
             let names: Vec<_> = EMBEDDED.iter().map(|(n, _)| *n).collect();
-            bail!("no preset named `{name}`; the presets are {}", names.join(", "))
+            bail!(
+                "no preset named `{name}`; the presets are {}",
+                names.join(", ")
+            )
         }
     }
 }
@@ -427,11 +499,21 @@ fn parse_json(path: &Path, text: &str) -> Result<Value> {
 /// # Errors
 /// When the overlay holds a key the base lacks (`origin` names the overlay in the message).
 pub fn merge(base: &mut Value, overlay: &Value, origin: &str) -> Result<()> {
-    fn walk(base: &mut Value, overlay: &Value, prefix: &str, origin: &str, root: &Value) -> Result<()> {
+    fn walk(
+        base: &mut Value,
+        overlay: &Value,
+        prefix: &str,
+        origin: &str,
+        root: &Value,
+    ) -> Result<()> {
         match (base, overlay) {
             (Value::Object(b), Value::Object(o)) => {
                 for (key, value) in o {
-                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
                     match b.get_mut(key) {
                         Some(slot) => walk(slot, value, &path, origin, root)?,
                         None => bail!(
@@ -458,14 +540,19 @@ pub fn merge(base: &mut Value, overlay: &Value, origin: &str) -> Result<()> {
 /// On a JSON shape that does not fit (a missing or mistyped field, an unknown variant), or a
 /// key that the typed configuration does not know.
 pub fn from_json(value: &Value, origin: &str) -> Result<StudyConfig> {
-    let config: StudyConfig = serde_json::from_value(value.clone())
-        .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let config: StudyConfig =
+        serde_json::from_value(value.clone()).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     // Burn's config structs ignore unknown fields; compare the key sets to catch typos there.
     let known = leaf_keys(&config.to_json());
     for key in leaf_keys(value) {
-        let covered = known.iter().any(|k| k == &key || k.starts_with(&format!("{key}.")));
+        let covered = known
+            .iter()
+            .any(|k| k == &key || k.starts_with(&format!("{key}.")));
         if !covered {
-            bail!("{origin}: unknown configuration key `{key}`; valid keys are:\n  {}", known.join("\n  "));
+            bail!(
+                "{origin}: unknown configuration key `{key}`; valid keys are:\n  {}",
+                known.join("\n  ")
+            );
         }
     }
     Ok(config)
@@ -479,7 +566,9 @@ pub fn load_file(path: &Path) -> Result<StudyConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
     let config = from_json(&parse_json(path, &text)?, &path.display().to_string())?;
-    config.validate().with_context(|| format!("in {}", path.display()))?;
+    config
+        .validate()
+        .with_context(|| format!("in {}", path.display()))?;
     Ok(config)
 }
 
@@ -589,13 +678,17 @@ mod tests {
             if name == "quick" {
                 // An overlay: it must merge into every dataset preset.
                 for base in ["synthetic", "cifar10", "imagenet", "folder"] {
-                    resolve(&args(&[base, "--preset", "quick"])).unwrap_or_else(|e| panic!("quick on {base}: {e:#}"));
+                    resolve(&args(&[base, "--preset", "quick"]))
+                        .unwrap_or_else(|e| panic!("quick on {base}: {e:#}"));
                 }
                 continue;
             }
             let config = from_json(&value, name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
             config.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(config.name, name, "the preset's name field matches its file");
+            assert_eq!(
+                config.name, name,
+                "the preset's name field matches its file"
+            );
         }
     }
 
@@ -627,7 +720,10 @@ mod tests {
     #[test]
     fn out_of_range_values_name_their_key() {
         let err = resolve(&args(&["--set", "supcon.loss.temperature=0"])).unwrap_err();
-        assert!(err.to_string().contains("`supcon.loss.temperature` = 0"), "{err:#}");
+        assert!(
+            err.to_string().contains("`supcon.loss.temperature` = 0"),
+            "{err:#}"
+        );
         let err = resolve(&args(&["--set", "evaluation.severities=[6]"])).unwrap_err();
         assert!(err.to_string().contains("evaluation.severities"), "{err:#}");
         let err = resolve(&args(&["--set", "model.depth=19"])).unwrap_err();
@@ -640,7 +736,10 @@ mod tests {
         let mut value: Value = serde_json::from_str(&text).unwrap();
         value["supcon"]["schedule"]["warmup_epoch"] = 1.0.into();
         let err = from_json(&value, "test").unwrap_err();
-        assert!(err.to_string().contains("`supcon.schedule.warmup_epoch`"), "{err:#}");
+        assert!(
+            err.to_string().contains("`supcon.schedule.warmup_epoch`"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -19,10 +19,16 @@ pub fn parse_corruptions(names: &[String]) -> Result<Vec<Corruption>> {
     names
         .iter()
         .map(|name| {
-            Corruption::ALL.into_iter().find(|c| c.name() == name.trim()).with_context(|| {
-                let valid: Vec<_> = Corruption::ALL.iter().map(|c| c.name()).collect();
-                format!("unknown corruption `{name}`; valid names are {}", valid.join(", "))
-            })
+            Corruption::ALL
+                .into_iter()
+                .find(|c| c.name() == name.trim())
+                .with_context(|| {
+                    let valid: Vec<_> = Corruption::ALL.iter().map(|c| c.name()).collect();
+                    format!(
+                        "unknown corruption `{name}`; valid names are {}",
+                        valid.join(", ")
+                    )
+                })
         })
         .collect()
 }
@@ -72,7 +78,9 @@ pub fn run_corrupt(args: &CorruptArgs) -> Result<()> {
     let severities = parse_severities(&args.severities)?;
     let context = context(args.resolution, args.frost_dir.as_deref())?;
     if context.frost.is_none() && corruptions.contains(&Corruption::Frost) {
-        log::warn!("frost uses a procedural texture (approximate); pass --frost-dir for the benchmark's");
+        log::warn!(
+            "frost uses a procedural texture (approximate); pass --frost-dir for the benchmark's"
+        );
     }
 
     if args.input.is_file() {
@@ -96,7 +104,10 @@ pub fn run_corrupt(args: &CorruptArgs) -> Result<()> {
         output
             .save(&args.output)
             .with_context(|| format!("cannot write {}", args.output.display()))?;
-        println!("wrote {} ({corruption}, severity {severity})", args.output.display());
+        println!(
+            "wrote {} ({corruption}, severity {severity})",
+            args.output.display()
+        );
         return Ok(());
     }
     if !args.input.is_dir() {
@@ -135,9 +146,17 @@ mod tests {
             [Corruption::Fog, Corruption::JpegCompression]
         );
         assert_eq!(parse_corruptions(&[]).unwrap().len(), 19);
-        let err = parse_corruptions(&["fogg".to_string()]).unwrap_err().to_string();
-        assert!(err.contains("unknown corruption `fogg`") && err.contains("gaussian_noise"), "{err}");
+        let err = parse_corruptions(&["fogg".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown corruption `fogg`") && err.contains("gaussian_noise"),
+            "{err}"
+        );
         assert_eq!(parse_severities(&[]).unwrap().len(), 5);
-        assert!(parse_severities(&[6]).unwrap_err().to_string().contains("severity 6"));
+        assert!(parse_severities(&[6])
+            .unwrap_err()
+            .to_string()
+            .contains("severity 6"));
     }
 }

@@ -26,7 +26,9 @@ pub struct Splits {
 /// Where to get each dataset, and the layout `--data` must have.
 pub fn layout_help(dataset: DatasetName) -> &'static str {
     match dataset {
-        DatasetName::Synthetic => "the synthetic dataset is generated in memory and needs no --data",
+        DatasetName::Synthetic => {
+            "the synthetic dataset is generated in memory and needs no --data"
+        }
         DatasetName::Cifar10 => {
             "--data must be the folder of CIFAR-10's binary version (cifar-10-batches-bin/, or the \
              folder holding it) with data_batch_1.bin .. data_batch_5.bin and test_batch.bin \
@@ -63,10 +65,18 @@ pub fn open(
 ) -> Result<Splits> {
     let need_data = || -> Result<PathBuf> {
         let Some(dir) = data else {
-            bail!("`reproduce {}` needs --data DIR: {}", dataset.as_str(), layout_help(dataset));
+            bail!(
+                "`reproduce {}` needs --data DIR: {}",
+                dataset.as_str(),
+                layout_help(dataset)
+            );
         };
         if !dir.is_dir() {
-            bail!("the data folder {} does not exist: {}", dir.display(), layout_help(dataset));
+            bail!(
+                "the data folder {} does not exist: {}",
+                dir.display(),
+                layout_help(dataset)
+            );
         }
         Ok(dir.to_path_buf())
     };
@@ -105,12 +115,19 @@ pub fn open(
             let open = |name: &str| -> Result<Source> {
                 let root = dir.join(name);
                 if !root.is_dir() {
-                    bail!("{} has no {name}/ folder: {}", dir.display(), layout_help(dataset));
+                    bail!(
+                        "{} has no {name}/ folder: {}",
+                        dir.display(),
+                        layout_help(dataset)
+                    );
                 }
                 let folder = ImageFolderConfig::new(root).init().with_context(hint)?;
                 Ok(Arc::new(folder))
             };
-            let splits = Splits { train: open("train")?, test: open("val")? };
+            let splits = Splits {
+                train: open("train")?,
+                test: open("val")?,
+            };
             if splits.train.class_names() != splits.test.class_names() {
                 bail!(
                     "{}: train/ has {} class folders and val/ has {}, or their names differ; both \
@@ -124,7 +141,11 @@ pub fn open(
         }
     };
     if splits.train.is_empty() || splits.test.is_empty() {
-        bail!("{} has an empty split: {}", dataset.as_str(), layout_help(dataset));
+        bail!(
+            "{} has an empty split: {}",
+            dataset.as_str(),
+            layout_help(dataset)
+        );
     }
     Ok(splits)
 }
@@ -140,7 +161,10 @@ pub fn subset(source: Source, limit: Option<usize>) -> Source {
             indices.sort_by_key(|&i| splitmix64(i as u64));
             indices.truncate(limit);
             indices.sort_unstable();
-            Arc::new(Subset { inner: source, indices })
+            Arc::new(Subset {
+                inner: source,
+                indices,
+            })
         }
         _ => source,
     }
@@ -201,28 +225,49 @@ mod tests {
 
     #[test]
     fn a_missing_data_folder_says_what_to_download() {
-        let err = open(DatasetName::Cifar10, None, None, 0).err().unwrap().to_string();
-        assert!(err.contains("needs --data DIR") && err.contains("cifar-10-binary.tar.gz"), "{err}");
-        let err = open(DatasetName::Imagenet, Some(Path::new("/nonexistent/imagenet")), None, 0)
+        let err = open(DatasetName::Cifar10, None, None, 0)
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("/nonexistent/imagenet does not exist") && err.contains("val/<wnid>"), "{err}");
+        assert!(
+            err.contains("needs --data DIR") && err.contains("cifar-10-binary.tar.gz"),
+            "{err}"
+        );
+        let err = open(
+            DatasetName::Imagenet,
+            Some(Path::new("/nonexistent/imagenet")),
+            None,
+            0,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("/nonexistent/imagenet does not exist") && err.contains("val/<wnid>"),
+            "{err}"
+        );
     }
 
     #[test]
     fn subsets_are_fixed_and_cover_the_classes() {
         // Labels cycle with the index (label = i % 4): a stride of 4 would pick one class.
-        let config = SyntheticConfig::new().with_num_classes(4).with_samples_per_class(25);
+        let config = SyntheticConfig::new()
+            .with_num_classes(4)
+            .with_samples_per_class(25);
         let source: Source = Arc::new(config.init(Split::Test).unwrap());
         let small = subset(source.clone(), Some(40));
         assert_eq!(small.len(), 40);
         let labels: Vec<usize> = (0..40).map(|i| small.get(i).unwrap().label).collect();
         for class in 0..4 {
             let count = labels.iter().filter(|&&l| l == class).count();
-            assert!((4..=16).contains(&count), "class {class}: {count} of 40 in {labels:?}");
+            assert!(
+                (4..=16).contains(&count),
+                "class {class}: {count} of 40 in {labels:?}"
+            );
         }
-        let again: Vec<usize> = (0..40).map(|i| subset(source.clone(), Some(40)).get(i).unwrap().label).collect();
+        let again: Vec<usize> = (0..40)
+            .map(|i| subset(source.clone(), Some(40)).get(i).unwrap().label)
+            .collect();
         assert_eq!(labels, again, "the same selection every time");
         assert_eq!(subset(source, Some(1000)).len(), 100);
     }

@@ -14,7 +14,7 @@ use supcon_data::{Compose, LabeledImage, Preset, Transform};
 use supcon_eval::corruption::{Corruption, CorruptionContext, Severity};
 use supcon_eval::robustness::{
     evaluate_cifar_c, evaluate_imagenet_c, evaluate_robustness, CifarC, ImageNetCFolder,
-    Normalization, Normaliser, RobustnessConfig, RobustnessReport,
+    Normaliser, Normalization, RobustnessConfig, RobustnessReport,
 };
 use supcon_eval::{
     evaluate_dataset, top_k_accuracy, AccuracyReport, CalibrationConfig, ImageClassifier,
@@ -35,7 +35,10 @@ pub struct Classifier {
 impl Classifier {
     /// Wraps a model (put in inference mode: no autodiff, BatchNorm on running statistics).
     pub fn new(model: ClassifierModel, num_classes: usize) -> Self {
-        Self { model: model.valid(), num_classes }
+        Self {
+            model: model.valid(),
+            num_classes,
+        }
     }
 }
 
@@ -77,8 +80,10 @@ impl EvalBatcher {
 impl Batcher<LabeledImage, LabeledBatch> for EvalBatcher {
     fn batch(&self, items: Vec<LabeledImage>, device: &Device) -> LabeledBatch {
         use rayon::prelude::*;
-        let (images, labels): (Vec<RgbImage>, Vec<usize>) =
-            items.into_par_iter().map(|item| (self.prepare(item.image), item.label)).unzip();
+        let (images, labels): (Vec<RgbImage>, Vec<usize>) = items
+            .into_par_iter()
+            .map(|item| (self.prepare(item.image), item.label))
+            .unzip();
         let images = self
             .normalization
             .to_tensor(&images, device)
@@ -138,7 +143,10 @@ impl CorruptedData {
             .any(|e| e.path().extension().is_some_and(|x| x == "npy"));
         if has_npy {
             let data = CifarC::open(dir).with_context(|| {
-                format!("{} is not a CIFAR-10-C folder (labels.npy and <corruption>.npy)", dir.display())
+                format!(
+                    "{} is not a CIFAR-10-C folder (labels.npy and <corruption>.npy)",
+                    dir.display()
+                )
             })?;
             Ok(Self::CifarC(data, dir.to_path_buf()))
         } else {
@@ -296,11 +304,17 @@ fn corruption_suite(
             evaluate_robustness(model, &prepared, context, &config, &normaliser, device)?
         }
         CorruptedData::ImageNetC(folder, _) => {
-            let clean = Prepared { source: setup.corruption_subset.clone(), batcher: None };
+            let clean = Prepared {
+                source: setup.corruption_subset.clone(),
+                batcher: None,
+            };
             evaluate_imagenet_c(model, &clean, folder, &config, &normaliser, device)?
         }
         CorruptedData::CifarC(data, _) => {
-            let clean = Prepared { source: setup.corruption_subset.clone(), batcher: None };
+            let clean = Prepared {
+                source: setup.corruption_subset.clone(),
+                batcher: None,
+            };
             evaluate_cifar_c(model, &clean, data, &config, &normaliser, device)?
         }
     };

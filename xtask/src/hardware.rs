@@ -28,11 +28,13 @@ impl Hardware {
             })
             .unwrap_or_else(|| format!("unknown {} CPU", std::env::consts::ARCH));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let memory_gib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some((kib / (1024.0 * 1024.0) * 10.0).round() / 10.0)
-        });
+        let memory_gib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some((kib / (1024.0 * 1024.0) * 10.0).round() / 10.0)
+            });
         Self {
             cpu_model,
             cores,
@@ -43,8 +45,14 @@ impl Hardware {
 
     /// One line for reports: `Intel Xeon ..., 2 cores, 24.0 GiB, linux x86_64`.
     pub fn summary(&self) -> String {
-        let memory = self.memory_gib.map(|m| format!(", {m:.1} GiB")).unwrap_or_default();
-        format!("{}, {} cores{memory}, {}", self.cpu_model, self.cores, self.os)
+        let memory = self
+            .memory_gib
+            .map(|m| format!(", {m:.1} GiB"))
+            .unwrap_or_default();
+        format!(
+            "{}, {} cores{memory}, {}",
+            self.cpu_model, self.cores, self.os
+        )
     }
 }
 

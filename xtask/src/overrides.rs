@@ -34,7 +34,10 @@ impl fmt::Display for OverrideError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Syntax { argument } => {
-                write!(f, "`--set {argument}` is not of the form KEY=VALUE (e.g. supcon.epochs=10)")
+                write!(
+                    f,
+                    "`--set {argument}` is not of the form KEY=VALUE (e.g. supcon.epochs=10)"
+                )
             }
             Self::UnknownKey { key, valid } => {
                 write!(f, "unknown configuration key `{key}`; valid keys are:")?;
@@ -90,9 +93,11 @@ pub fn leaf_keys(value: &Value) -> Vec<String> {
 /// # Errors
 /// See [`OverrideError`].
 pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), OverrideError> {
-    let (key, raw) = assignment.split_once('=').ok_or_else(|| OverrideError::Syntax {
-        argument: assignment.to_string(),
-    })?;
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| OverrideError::Syntax {
+            argument: assignment.to_string(),
+        })?;
     let key = key.trim();
     let unknown = |root: &Value| OverrideError::UnknownKey {
         key: key.to_string(),
@@ -183,15 +188,24 @@ mod tests {
     fn unknown_key_lists_the_valid_keys() {
         let err = apply_override(&mut config(), "supcon.temprature=0.5").unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("unknown configuration key `supcon.temprature`"), "{message}");
-        assert!(message.contains("supcon.decay.Cosine.final_factor"), "{message}");
+        assert!(
+            message.contains("unknown configuration key `supcon.temprature`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("supcon.decay.Cosine.final_factor"),
+            "{message}"
+        );
         assert!(message.contains("model.width"), "{message}");
     }
 
     #[test]
     fn wrong_type_and_syntax_are_errors() {
         let err = apply_override(&mut config(), "supcon.epochs=many").unwrap_err();
-        assert_eq!(err.to_string(), "`supcon.epochs` takes a number, got `many`");
+        assert_eq!(
+            err.to_string(),
+            "`supcon.epochs` takes a number, got `many`"
+        );
         assert!(matches!(
             apply_override(&mut config(), "supcon.epochs"),
             Err(OverrideError::Syntax { .. })

@@ -62,15 +62,28 @@ pub fn write_plots(
     let supcon_curve = epoch_curves(&run.path(SUPCON_DIR));
     let ce_curve = epoch_curves(&run.path(CROSS_ENTROPY_DIR));
     let linear_curve = epoch_curves(&run.path(LINEAR_DIR));
-    let pick = |curve: &[(f64, f64, Option<f64>, Option<f64>)], f: fn(&(f64, f64, Option<f64>, Option<f64>)) -> Option<f64>| {
-        curve.iter().filter_map(|p| f(p).map(|y| (p.0, y))).collect::<Vec<_>>()
+    let pick = |curve: &[(f64, f64, Option<f64>, Option<f64>)],
+                f: fn(&(f64, f64, Option<f64>, Option<f64>)) -> Option<f64>| {
+        curve
+            .iter()
+            .filter_map(|p| f(p).map(|y| (p.0, y)))
+            .collect::<Vec<_>>()
     };
     draw(
         "supcon_loss.png",
-        plot_lines(path("supcon_loss.png"), "SupCon stage 1: training loss", "epoch", "SupCon loss",
-            &[("SupCon", pick(&supcon_curve, |p| Some(p.1)))], SIZE),
+        plot_lines(
+            path("supcon_loss.png"),
+            "SupCon stage 1: training loss",
+            "epoch",
+            "SupCon loss",
+            &[("SupCon", pick(&supcon_curve, |p| Some(p.1)))],
+            SIZE,
+        ),
     )?;
-    let mut loss_series = vec![("SupCon stage 2 (linear classifier)", pick(&linear_curve, |p| Some(p.1)))];
+    let mut loss_series = vec![(
+        "SupCon stage 2 (linear classifier)",
+        pick(&linear_curve, |p| Some(p.1)),
+    )];
     let mut accuracy_series = vec![
         ("SupCon stage 2, test", pick(&linear_curve, |p| p.2)),
         ("SupCon stage 2, train", pick(&linear_curve, |p| p.3)),
@@ -82,20 +95,37 @@ pub fn write_plots(
     }
     draw(
         "classifier_loss.png",
-        plot_lines(path("classifier_loss.png"), "Classifier training loss (cross-entropy)", "epoch",
-            "loss", &loss_series, SIZE),
+        plot_lines(
+            path("classifier_loss.png"),
+            "Classifier training loss (cross-entropy)",
+            "epoch",
+            "loss",
+            &loss_series,
+            SIZE,
+        ),
     )?;
     draw(
         "accuracy.png",
-        plot_lines(path("accuracy.png"), "Top-1 accuracy during training", "epoch", "accuracy",
-            &accuracy_series, SIZE),
+        plot_lines(
+            path("accuracy.png"),
+            "Top-1 accuracy during training",
+            "epoch",
+            "accuracy",
+            &accuracy_series,
+            SIZE,
+        ),
     )?;
 
     let mut models: Vec<(&str, &str, &Evaluation)> = vec![("supcon", "SupCon", supcon)];
     if let Some(b) = baseline {
         models.push(("cross_entropy", "Cross-entropy", b));
     }
-    written.extend(evaluation_plots(&run.path("plots"), "plots", &models, &config.evaluation.severities)?);
+    written.extend(evaluation_plots(
+        &run.path("plots"),
+        "plots",
+        &models,
+        &config.evaluation.severities,
+    )?);
     Ok(written)
 }
 
@@ -127,16 +157,27 @@ pub fn evaluation_plots(
     // Reliability diagrams on clean data.
     for (file, title, evaluation) in models {
         let name = format!("reliability_{file}.png");
-        draw(&name, plot_reliability_diagram(path(&name), &evaluation.reliability, title, (600, 600)))?;
+        draw(
+            &name,
+            plot_reliability_diagram(path(&name), &evaluation.reliability, title, (600, 600)),
+        )?;
     }
 
     // Error and ECE against severity (severity 0 = clean), both models.
     let against_severity = |clean: f64, values: &[f64]| {
         std::iter::once((0.0, clean))
-            .chain(severities.iter().zip(values).map(|(s, v)| (f64::from(*s), *v)))
+            .chain(
+                severities
+                    .iter()
+                    .zip(values)
+                    .map(|(s, v)| (f64::from(*s), *v)),
+            )
             .collect::<Vec<_>>()
     };
-    if models.iter().any(|(_, _, e)| !e.results.corruptions.is_empty()) {
+    if models
+        .iter()
+        .any(|(_, _, e)| !e.results.corruptions.is_empty())
+    {
         let series = |f: fn(&ModelResults) -> (f64, &[f64])| {
             models
                 .iter()
@@ -148,13 +189,25 @@ pub fn evaluation_plots(
         };
         draw(
             "error_by_severity.png",
-            plot_lines(path("error_by_severity.png"), "Top-1 error by corruption severity (0 = clean; mean over corruptions)",
-                "severity", "top-1 error", &series(|r| (1.0 - r.top1, &r.error_by_severity)), SIZE),
+            plot_lines(
+                path("error_by_severity.png"),
+                "Top-1 error by corruption severity (0 = clean; mean over corruptions)",
+                "severity",
+                "top-1 error",
+                &series(|r| (1.0 - r.top1, &r.error_by_severity)),
+                SIZE,
+            ),
         )?;
         draw(
             "ece_by_severity.png",
-            plot_lines(path("ece_by_severity.png"), "Calibration under shift: ECE by severity (0 = clean)",
-                "severity", "ECE", &series(|r| (r.ece, &r.ece_by_severity)), SIZE),
+            plot_lines(
+                path("ece_by_severity.png"),
+                "Calibration under shift: ECE by severity (0 = clean)",
+                "severity",
+                "ECE",
+                &series(|r| (r.ece, &r.ece_by_severity)),
+                SIZE,
+            ),
         )?;
         // One line per corruption, per model.
         for (file, title, evaluation) in models {
@@ -164,14 +217,23 @@ pub fn evaluation_plots(
                 .corruptions
                 .iter()
                 .map(|(corruption, result)| {
-                    let points = severities.iter().zip(&result.error).map(|(s, e)| (f64::from(*s), *e));
+                    let points = severities
+                        .iter()
+                        .zip(&result.error)
+                        .map(|(s, e)| (f64::from(*s), *e));
                     (corruption.clone(), points.collect())
                 })
                 .collect();
             draw(
                 &name,
-                plot_lines(path(&name), &format!("{title}: top-1 error by corruption and severity"),
-                    "severity", "top-1 error", &series, (900, 650)),
+                plot_lines(
+                    path(&name),
+                    &format!("{title}: top-1 error by corruption and severity"),
+                    "severity",
+                    "top-1 error",
+                    &series,
+                    (900, 650),
+                ),
             )?;
         }
     }

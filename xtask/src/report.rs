@@ -150,18 +150,29 @@ pub struct PaperModel {
 
 /// The paper's numbers for a dataset and encoder depth, or `None` where it published none.
 pub fn paper_numbers(dataset: DatasetName, depth: usize) -> Option<PaperNumbers> {
-    let source = "Khosla et al., Supervised Contrastive Learning, NeurIPS 2020 (arXiv:2004.11362), \
+    let source =
+        "Khosla et al., Supervised Contrastive Learning, NeurIPS 2020 (arXiv:2004.11362), \
                   the tables of top-1 accuracy and of ImageNet-C mCE";
-    let model = |top1: f64, mce: Option<f64>| PaperModel { top1: Some(top1), mce };
+    let model = |top1: f64, mce: Option<f64>| PaperModel {
+        top1: Some(top1),
+        mce,
+    };
     let (architecture, supcon, cross_entropy) = match dataset {
         DatasetName::Cifar10 => ("ResNet-50", model(0.960, None), model(0.950, None)),
         DatasetName::Cifar100 => ("ResNet-50", model(0.765, None), model(0.753, None)),
         DatasetName::Imagenet if depth == 200 => (
             "ResNet-200",
             model(0.814, None),
-            PaperModel { top1: None, mce: None },
+            PaperModel {
+                top1: None,
+                mce: None,
+            },
         ),
-        DatasetName::Imagenet => ("ResNet-50", model(0.787, Some(0.672)), model(0.782, Some(0.684))),
+        DatasetName::Imagenet => (
+            "ResNet-50",
+            model(0.787, Some(0.672)),
+            model(0.782, Some(0.684)),
+        ),
         DatasetName::Synthetic | DatasetName::Folder => return None,
     };
     Some(PaperNumbers {
@@ -184,7 +195,11 @@ pub fn numbers(value: &Value) -> Vec<(String, f64)> {
             }
             Value::Object(map) => {
                 for (key, item) in map {
-                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
                     walk(path, item, out);
                 }
             }
@@ -209,7 +224,11 @@ impl Report {
         let ce = r.cross_entropy.as_ref();
         let paper = self.paper.as_ref();
         let name = self.config["name"].as_str().unwrap_or(&self.dataset);
-        let _ = writeln!(md, "# SupCon vs cross-entropy on `{}` (preset `{name}`)\n", self.dataset);
+        let _ = writeln!(
+            md,
+            "# SupCon vs cross-entropy on `{}` (preset `{name}`)\n",
+            self.dataset
+        );
         let _ = writeln!(md, "Written {} by `{}`.\n", self.created, self.command);
         let _ = writeln!(md, "- Machine: {}", self.hardware.summary());
         let _ = writeln!(md, "- Device: {}", self.device);
@@ -217,7 +236,9 @@ impl Report {
         let _ = writeln!(
             md,
             "- Encoder: ResNet-{} ({} stem, width x{}), {} px images\n",
-            model["depth"], model["stem"].as_str().unwrap_or("?"), model["width_multiplier"],
+            model["depth"],
+            model["stem"].as_str().unwrap_or("?"),
+            model["width_multiplier"],
             self.config["data"]["image_size"]
         );
 
@@ -225,29 +246,66 @@ impl Report {
         let mut header = "| metric | SupCon | cross-entropy |".to_string();
         let mut rule = "| --- | ---: | ---: |".to_string();
         if let Some(p) = paper {
-            let _ = write!(header, " paper SupCon ({0}) | paper cross-entropy ({0}) |", p.architecture);
+            let _ = write!(
+                header,
+                " paper SupCon ({0}) | paper cross-entropy ({0}) |",
+                p.architecture
+            );
             rule.push_str(" ---: | ---: |");
         }
         let _ = writeln!(md, "{header}\n{rule}");
-        let row = |md: &mut String, metric: &str, ours: fn(&ModelResults) -> Option<f64>, theirs: Option<(Option<f64>, Option<f64>)>| {
-            let _ = write!(md, "| {metric} | {} | {} |", pct(ours(&r.supcon)), pct(ce.and_then(ours)));
+        let row = |md: &mut String,
+                   metric: &str,
+                   ours: fn(&ModelResults) -> Option<f64>,
+                   theirs: Option<(Option<f64>, Option<f64>)>| {
+            let _ = write!(
+                md,
+                "| {metric} | {} | {} |",
+                pct(ours(&r.supcon)),
+                pct(ce.and_then(ours))
+            );
             if paper.is_some() {
                 let (s, c) = theirs.unwrap_or((None, None));
                 let _ = write!(md, " {} | {} |", pct(s), pct(c));
             }
             md.push('\n');
         };
-        row(&mut md, "top-1 accuracy", |m| Some(m.top1), paper.map(|p| (p.supcon.top1, p.cross_entropy.top1)));
+        row(
+            &mut md,
+            "top-1 accuracy",
+            |m| Some(m.top1),
+            paper.map(|p| (p.supcon.top1, p.cross_entropy.top1)),
+        );
         row(&mut md, "top-5 accuracy", |m| Some(m.top5), None);
         row(&mut md, "ECE (clean)", |m| Some(m.ece), None);
-        row(&mut md, "mean corruption error", |m| m.mean_corruption_error, None);
-        row(&mut md, "SupCon error / CE error under corruption", |m| m.relative_corruption_error, None);
+        row(
+            &mut md,
+            "mean corruption error",
+            |m| m.mean_corruption_error,
+            None,
+        );
+        row(
+            &mut md,
+            "SupCon error / CE error under corruption",
+            |m| m.relative_corruption_error,
+            None,
+        );
         if r.supcon.mce.is_some() {
-            row(&mut md, "mCE (AlexNet = 100)", |m| m.mce, paper.map(|p| (p.supcon.mce, p.cross_entropy.mce)));
+            row(
+                &mut md,
+                "mCE (AlexNet = 100)",
+                |m| m.mce,
+                paper.map(|p| (p.supcon.mce, p.cross_entropy.mce)),
+            );
             row(&mut md, "relative mCE", |m| m.relative_mce, None);
         }
-        let _ = writeln!(md, "\nNLL (clean, nats): SupCon {:.4}{}.", r.supcon.nll,
-            ce.map(|c| format!(", cross-entropy {:.4}", c.nll)).unwrap_or_default());
+        let _ = writeln!(
+            md,
+            "\nNLL (clean, nats): SupCon {:.4}{}.",
+            r.supcon.nll,
+            ce.map(|c| format!(", cross-entropy {:.4}", c.nll))
+                .unwrap_or_default()
+        );
         match paper {
             Some(p) => {
                 let _ = writeln!(md, "\nPaper numbers: {} ({}).", p.source, p.architecture);
@@ -269,31 +327,65 @@ impl Report {
                 data.images, data.source, data.severities
             );
             let severities: Vec<String> = data.severities.iter().map(|s| format!("s{s}")).collect();
-            let _ = writeln!(md, "| corruption | SupCon {} | SupCon mean | CE mean |", severities.join(" / "));
+            let _ = writeln!(
+                md,
+                "| corruption | SupCon {} | SupCon mean | CE mean |",
+                severities.join(" / ")
+            );
             md.push_str("| --- | --- | ---: | ---: |\n");
             for (corruption, result) in &r.supcon.corruptions {
-                let cells: Vec<String> = result.error.iter().map(|e| format!("{:.1}", 100.0 * e)).collect();
-                let baseline = ce.and_then(|c| c.corruptions.get(corruption)).map(|c| c.mean_error);
-                let mark = if result.approximate { " (approximate)" } else { "" };
-                let _ = writeln!(md, "| {corruption}{mark} | {} | {} | {} |", cells.join(" / "),
-                    pct(Some(result.mean_error)), pct(baseline));
+                let cells: Vec<String> = result
+                    .error
+                    .iter()
+                    .map(|e| format!("{:.1}", 100.0 * e))
+                    .collect();
+                let baseline = ce
+                    .and_then(|c| c.corruptions.get(corruption))
+                    .map(|c| c.mean_error);
+                let mark = if result.approximate {
+                    " (approximate)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    md,
+                    "| {corruption}{mark} | {} | {} | {} |",
+                    cells.join(" / "),
+                    pct(Some(result.mean_error)),
+                    pct(baseline)
+                );
             }
             md.push_str("\n### Calibration under shift\n\n| severity | SupCon error | SupCon ECE | CE error | CE ECE |\n| ---: | ---: | ---: | ---: | ---: |\n");
             for (i, severity) in data.severities.iter().enumerate() {
                 let get = |v: &Vec<f64>| v.get(i).copied();
-                let _ = writeln!(md, "| {severity} | {} | {} | {} | {} |",
-                    pct(get(&r.supcon.error_by_severity)), pct(get(&r.supcon.ece_by_severity)),
-                    pct(ce.and_then(|c| get(&c.error_by_severity))), pct(ce.and_then(|c| get(&c.ece_by_severity))));
+                let _ = writeln!(
+                    md,
+                    "| {severity} | {} | {} | {} | {} |",
+                    pct(get(&r.supcon.error_by_severity)),
+                    pct(get(&r.supcon.ece_by_severity)),
+                    pct(ce.and_then(|c| get(&c.error_by_severity))),
+                    pct(ce.and_then(|c| get(&c.ece_by_severity)))
+                );
             }
             if !data.approximate.is_empty() {
-                let _ = writeln!(md, "\nApproximate: {} (procedural frost texture; pass `--frost-dir` \
-                    with the benchmark's frost images for the exact corruption).", data.approximate.join(", "));
+                let _ = writeln!(
+                    md,
+                    "\nApproximate: {} (procedural frost texture; pass `--frost-dir` \
+                    with the benchmark's frost images for the exact corruption).",
+                    data.approximate.join(", ")
+                );
             }
         }
 
         md.push_str("\n## Stages\n\n| stage | status | wall time |\n| --- | --- | ---: |\n");
         for stage in &self.stages {
-            let _ = writeln!(md, "| {} | {} | {} |", stage.stage, stage.status, format_duration(stage.wall_s));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                stage.stage,
+                stage.status,
+                format_duration(stage.wall_s)
+            );
         }
         let total: f64 = self.stages.iter().map(|s| s.wall_s).sum();
         let _ = writeln!(md, "| total | | {} |", format_duration(total));
@@ -304,8 +396,10 @@ impl Report {
                 let _ = writeln!(md, "![{plot}]({plot})");
             }
         }
-        md.push_str("\n## Configuration\n\nThe full configuration is in `config.json` and in \
-                     `report.json` under `config`.\n\n");
+        md.push_str(
+            "\n## Configuration\n\nThe full configuration is in `config.json` and in \
+                     `report.json` under `config`.\n\n",
+        );
         if let Some(source) = self.config["source"].as_str() {
             let _ = writeln!(md, "Recipe: {source}");
         }
@@ -321,7 +415,11 @@ pub fn format_duration(seconds: f64) -> String {
     } else if s < 3600.0 {
         format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{} h {:02} min", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{} h {:02} min",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
 
@@ -331,10 +429,22 @@ mod tests {
 
     #[test]
     fn paper_numbers_exist_for_cifar_and_imagenet_only() {
-        assert_eq!(paper_numbers(DatasetName::Cifar10, 50).unwrap().supcon.top1, Some(0.960));
-        assert_eq!(paper_numbers(DatasetName::Cifar100, 50).unwrap().cross_entropy.top1, Some(0.753));
+        assert_eq!(
+            paper_numbers(DatasetName::Cifar10, 50).unwrap().supcon.top1,
+            Some(0.960)
+        );
+        assert_eq!(
+            paper_numbers(DatasetName::Cifar100, 50)
+                .unwrap()
+                .cross_entropy
+                .top1,
+            Some(0.753)
+        );
         let imagenet = paper_numbers(DatasetName::Imagenet, 50).unwrap();
-        assert_eq!((imagenet.supcon.mce, imagenet.cross_entropy.mce), (Some(0.672), Some(0.684)));
+        assert_eq!(
+            (imagenet.supcon.mce, imagenet.cross_entropy.mce),
+            (Some(0.672), Some(0.684))
+        );
         assert!(paper_numbers(DatasetName::Synthetic, 18).is_none());
         assert!(paper_numbers(DatasetName::Folder, 50).is_none());
     }
@@ -342,7 +452,10 @@ mod tests {
     #[test]
     fn numbers_lists_every_number_with_its_path() {
         let value = serde_json::json!({"a": {"b": [1, 2.5]}, "c": "x", "d": null});
-        assert_eq!(numbers(&value), [("a.b[0]".to_string(), 1.0), ("a.b[1]".to_string(), 2.5)]);
+        assert_eq!(
+            numbers(&value),
+            [("a.b[0]".to_string(), 1.0), ("a.b[1]".to_string(), 2.5)]
+        );
     }
 
     #[test]

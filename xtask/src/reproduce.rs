@@ -15,9 +15,8 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use supcon_models::{ClassifierModel, HeadKind, ResNetConfig, Stem, SupConModelConfig};
 use supcon_train::{
-    train_cross_entropy, train_linear_probe, train_supcon, CrossEntropyTrainingConfig,
-    DataConfig, LabeledDataset, LinearProbeConfig, SupConTrainingConfig, TrainOptions,
-    SUMMARY_FILE,
+    train_cross_entropy, train_linear_probe, train_supcon, CrossEntropyTrainingConfig, DataConfig,
+    LabeledDataset, LinearProbeConfig, SupConTrainingConfig, TrainOptions, SUMMARY_FILE,
 };
 
 use crate::cli::{DatasetName, ReproduceArgs, Resolution};
@@ -27,7 +26,9 @@ use crate::device::{describe_device, select_device};
 use crate::evaluate::{evaluate, Classifier, CorruptedData, EvalSetup, Evaluation};
 use crate::hardware::{utc_timestamp, Hardware};
 use crate::plots::write_plots;
-use crate::report::{paper_numbers, CorruptionData, Report, Results, StageTiming, REPORT_SCHEMA_VERSION};
+use crate::report::{
+    paper_numbers, CorruptionData, Report, Results, StageTiming, REPORT_SCHEMA_VERSION,
+};
 use crate::run_dir::{write_atomically, write_json, RunDir};
 
 /// The stage folders inside the run folder.
@@ -89,7 +90,11 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
 
     // 1. The cross-entropy baseline.
     let baseline = if args.skip_baseline {
-        stages.push(StageTiming { stage: "cross_entropy".into(), status: "skipped".into(), wall_s: 0.0 });
+        stages.push(StageTiming {
+            stage: "cross_entropy".into(),
+            status: "skipped".into(),
+            wall_s: 0.0,
+        });
         None
     } else {
         let dir = run.path(CROSS_ENTROPY_DIR);
@@ -135,7 +140,8 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
     export(&linear.model, &dir, status)?;
 
     // 4. Evaluation of both classifiers.
-    let corruption_subset = datasets::subset(test_source.clone(), config.evaluation.corruption_images);
+    let corruption_subset =
+        datasets::subset(test_source.clone(), config.evaluation.corruption_images);
     let setup = EvalSetup {
         test: test_source.clone(),
         corruption_subset: corruption_subset.clone(),
@@ -173,7 +179,9 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
     let mut supcon_results = supcon_eval.results.clone();
     if let (Some(ours), Some(theirs)) = (
         supcon_results.mean_corruption_error,
-        baseline_eval.as_ref().and_then(|b| b.results.mean_corruption_error),
+        baseline_eval
+            .as_ref()
+            .and_then(|b| b.results.mean_corruption_error),
     ) {
         supcon_results.relative_corruption_error = (theirs > 0.0).then(|| ours / theirs);
     }
@@ -201,8 +209,17 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
         paper: paper_numbers(args.dataset, config.model.depth),
         corruption_data: CorruptionData {
             source: corrupted.describe(),
-            images: if config.evaluation.corruptions.is_empty() { 0 } else { corruption_subset.len() },
-            corruptions: config.evaluation.corruptions.iter().map(|c| c.name().to_string()).collect(),
+            images: if config.evaluation.corruptions.is_empty() {
+                0
+            } else {
+                corruption_subset.len()
+            },
+            corruptions: config
+                .evaluation
+                .corruptions
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
             severities: config.evaluation.severities.clone(),
             approximate,
         },
@@ -262,7 +279,11 @@ fn finish_stage(
         run.add_time(stage, start.elapsed().as_secs_f64())?;
     }
     let wall_s = run.timings().seconds.get(stage).copied().unwrap_or(0.0);
-    stages.push(StageTiming { stage: stage.into(), status: status.into(), wall_s });
+    stages.push(StageTiming {
+        stage: stage.into(),
+        status: status.into(),
+        wall_s,
+    });
     Ok(())
 }
 
@@ -286,8 +307,16 @@ fn export(model: &ClassifierModel, dir: &Path, status: &str) -> Result<()> {
 /// A file's size and modification time, to tell a retrained model from the evaluated one.
 fn fingerprint(path: &Path) -> Option<String> {
     let metadata = std::fs::metadata(path).ok()?;
-    let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-    Some(format!("{} bytes, modified {}", metadata.len(), modified.as_nanos()))
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!(
+        "{} bytes, modified {}",
+        metadata.len(),
+        modified.as_nanos()
+    ))
 }
 
 /// Evaluates a model, or reuses `eval/<name>.json` when it was computed with the same settings
@@ -314,13 +343,21 @@ fn evaluate_cached(
         {
             log::info!("{stage}: using the cached results in {}", path.display());
             let wall_s = run.timings().seconds.get(&stage).copied().unwrap_or(0.0);
-            stages.push(StageTiming { stage, status: "cached".into(), wall_s });
+            stages.push(StageTiming {
+                stage,
+                status: "cached".into(),
+                wall_s,
+            });
             return Ok(cached);
         }
     }
-    log::info!("{stage}: clean test set, then {} corruption cells", setup.settings.corruptions.len() * setup.settings.severities.len());
+    log::info!(
+        "{stage}: clean test set, then {} corruption cells",
+        setup.settings.corruptions.len() * setup.settings.severities.len()
+    );
     let start = Instant::now();
-    let mut evaluation = evaluate(&model(), setup, device).with_context(|| format!("{stage} failed"))?;
+    let mut evaluation =
+        evaluate(&model(), setup, device).with_context(|| format!("{stage} failed"))?;
     evaluation.model_fingerprint = fingerprint;
     std::fs::create_dir_all(run.path("eval"))?;
     write_json(&path, &evaluation)?;
@@ -329,7 +366,11 @@ fn evaluate_cached(
     let mut timings = run.timings();
     timings.seconds.insert(stage.clone(), seconds);
     write_json(&run.path("timings.json"), &timings)?;
-    stages.push(StageTiming { stage, status: "ran".into(), wall_s: seconds });
+    stages.push(StageTiming {
+        stage,
+        status: "ran".into(),
+        wall_s: seconds,
+    });
     Ok(evaluation)
 }
 
@@ -390,12 +431,14 @@ fn linear_config(config: &StudyConfig) -> LinearProbeConfig {
 
 fn cross_entropy_config(config: &StudyConfig) -> Result<CrossEntropyTrainingConfig> {
     let c = &config.cross_entropy;
-    Ok(CrossEntropyTrainingConfig::new(encoder_config(config)?, c.epochs, c.batch_size)
-        .with_label_smoothing((c.label_smoothing > 0.0).then_some(c.label_smoothing as f32))
-        .with_optimizer(c.optimizer.clone())
-        .with_schedule(c.schedule.clone())
-        .with_data(data_config(config, &c.augmentation))
-        .with_eval_batch_size(config.evaluation.batch_size)
-        .with_seed(config.seed)
-        .with_checkpoint(config.checkpoint.clone()))
+    Ok(
+        CrossEntropyTrainingConfig::new(encoder_config(config)?, c.epochs, c.batch_size)
+            .with_label_smoothing((c.label_smoothing > 0.0).then_some(c.label_smoothing as f32))
+            .with_optimizer(c.optimizer.clone())
+            .with_schedule(c.schedule.clone())
+            .with_data(data_config(config, &c.augmentation))
+            .with_eval_batch_size(config.evaluation.batch_size)
+            .with_seed(config.seed)
+            .with_checkpoint(config.checkpoint.clone()),
+    )
 }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use supcon_data::{Cifar100Labels, CifarDataset, ImageFolderConfig, Split};
 use supcon_models::{ClassifierModelConfig, LoadOptions, ResNetConfig, Stem};
 
-use crate::cli::{DatasetName, RobustnessArgs, Resolution};
+use crate::cli::{DatasetName, Resolution, RobustnessArgs};
 use crate::config::{load_file, DataSection, EvaluationSection};
 use crate::datasets::{layout_help, subset, Source};
 use crate::device::select_device;
@@ -30,7 +30,9 @@ pub fn parse_arch(arch: &str, width: f64) -> Result<ResNetConfig> {
         .strip_prefix("resnet")
         .and_then(|d| d.parse().ok())
         .with_context(|| format!("unknown architecture `{arch}`; use resnet18, resnet34, resnet50, resnet101, resnet152 or resnet200 (append _cifar for the CIFAR stem)"))?;
-    Ok(ResNetConfig::from_depth(depth)?.with_stem(stem).with_width_multiplier(width))
+    Ok(ResNetConfig::from_depth(depth)?
+        .with_stem(stem)
+        .with_width_multiplier(width))
 }
 
 /// The number of classes of a classifier file: the rows of `fc.weight` or
@@ -62,7 +64,10 @@ pub fn classifier_classes(path: &Path) -> Result<(usize, bool)> {
 pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
     let device = select_device(args.device)?;
     if !args.checkpoint.is_file() {
-        bail!("the checkpoint {} does not exist", args.checkpoint.display());
+        bail!(
+            "the checkpoint {} does not exist",
+            args.checkpoint.display()
+        );
     }
     // A classifier exported by `reproduce` sits in <run>/<stage>/; its config names the
     // architecture, resolution and normalisation.
@@ -75,8 +80,14 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
         .map(|p| load_file(&p))
         .transpose()?;
     let (encoder, data) = match &run_config {
-        Some(config) => (crate::reproduce::encoder_config(config)?, config.data.clone()),
-        None => (parse_arch(&args.arch, args.width)?, default_data(args.dataset)),
+        Some(config) => (
+            crate::reproduce::encoder_config(config)?,
+            config.data.clone(),
+        ),
+        None => (
+            parse_arch(&args.arch, args.width)?,
+            default_data(args.dataset),
+        ),
     };
     let (num_classes, ours) = classifier_classes(&args.checkpoint)?;
     let model = ClassifierModelConfig::new(encoder, num_classes).init(&device);
@@ -87,7 +98,10 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
     }
     .with_context(|| format!("cannot load {}", args.checkpoint.display()))?;
 
-    let test = subset(open_test(args.dataset, &args.data, data.synthetic.as_ref())?, args.limit);
+    let test = subset(
+        open_test(args.dataset, &args.data, data.synthetic.as_ref())?,
+        args.limit,
+    );
     if test.num_classes() != num_classes {
         bail!(
             "the model has {num_classes} classes but {} has {}",
@@ -98,12 +112,22 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
     let corrupted = match &args.corrupted_data {
         Some(dir) => CorruptedData::open(dir)?,
         None => {
-            let resolution =
-                if data.image_size >= 64 { Resolution::Imagenet } else { Resolution::Cifar };
-            CorruptedData::Generate(crate::corrupt::context(resolution, args.frost_dir.as_deref())?)
+            let resolution = if data.image_size >= 64 {
+                Resolution::Imagenet
+            } else {
+                Resolution::Cifar
+            };
+            CorruptedData::Generate(crate::corrupt::context(
+                resolution,
+                args.frost_dir.as_deref(),
+            )?)
         }
     };
-    let severities = if args.severities.is_empty() { vec![1, 2, 3, 4, 5] } else { args.severities.clone() };
+    let severities = if args.severities.is_empty() {
+        vec![1, 2, 3, 4, 5]
+    } else {
+        args.severities.clone()
+    };
     let settings = EvaluationSection {
         batch_size: args.batch_size,
         calibration_bins: 15,
@@ -128,7 +152,12 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
     let evaluation = evaluate(&Classifier::new(model, num_classes), &setup, &device)?;
     let seconds = start.elapsed().as_secs_f64();
     write_json(&out.path("robustness.json"), &evaluation)?;
-    let plots = evaluation_plots(&out.path("plots"), "plots", &[("model", "Model", &evaluation)], &severities)?;
+    let plots = evaluation_plots(
+        &out.path("plots"),
+        "plots",
+        &[("model", "Model", &evaluation)],
+        &severities,
+    )?;
 
     let r = &evaluation.results;
     let mut md = format!(
@@ -137,7 +166,11 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
         args.data.display(),
         r.test_images,
         evaluation.corruption_source,
-        if corrupted.is_approximate(supcon_eval::corruption::Corruption::Frost) { "frost approximate" } else { "exact" },
+        if corrupted.is_approximate(supcon_eval::corruption::Corruption::Frost) {
+            "frost approximate"
+        } else {
+            "exact"
+        },
         format_duration(seconds),
     );
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", 100.0 * v));
@@ -145,13 +178,30 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<PathBuf> {
     let _ = writeln!(md, "| top-1 accuracy | {} |", pct(Some(r.top1)));
     let _ = writeln!(md, "| top-5 accuracy | {} |", pct(Some(r.top5)));
     let _ = writeln!(md, "| ECE (clean, 15 bins) | {} |", pct(Some(r.ece)));
-    let _ = writeln!(md, "| mean corruption error | {} |", pct(r.mean_corruption_error));
+    let _ = writeln!(
+        md,
+        "| mean corruption error | {} |",
+        pct(r.mean_corruption_error)
+    );
     let _ = writeln!(md, "| mCE (AlexNet = 100) | {} |", pct(r.mce));
     let _ = writeln!(md, "| relative mCE | {} |", pct(r.relative_mce));
-    let _ = writeln!(md, "\n| corruption | error by severity {:?} (%) | mean (%) |\n| --- | --- | ---: |", severities);
+    let _ = writeln!(
+        md,
+        "\n| corruption | error by severity {:?} (%) | mean (%) |\n| --- | --- | ---: |",
+        severities
+    );
     for (name, c) in &r.corruptions {
-        let cells: Vec<String> = c.error.iter().map(|e| format!("{:.1}", 100.0 * e)).collect();
-        let _ = writeln!(md, "| {name} | {} | {:.2} |", cells.join(" / "), 100.0 * c.mean_error);
+        let cells: Vec<String> = c
+            .error
+            .iter()
+            .map(|e| format!("{:.1}", 100.0 * e))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {:.2} |",
+            cells.join(" / "),
+            100.0 * c.mean_error
+        );
     }
     for plot in &plots {
         let _ = writeln!(md, "\n![{plot}]({plot})");
@@ -172,9 +222,19 @@ fn default_data(dataset: DatasetName) -> DataSection {
         DatasetName::Cifar10 => (32, [0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]),
         DatasetName::Cifar100 => (32, [0.5071, 0.4867, 0.4408], [0.2675, 0.2565, 0.2761]),
         DatasetName::Synthetic => (32, [0.5; 3], [0.25; 3]),
-        DatasetName::Imagenet | DatasetName::Folder => (224, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        DatasetName::Imagenet | DatasetName::Folder => {
+            (224, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        }
     };
-    DataSection { image_size, mean, std, train_limit: None, test_limit: None, num_workers: 0, synthetic: None }
+    DataSection {
+        image_size,
+        mean,
+        std,
+        train_limit: None,
+        test_limit: None,
+        num_workers: 0,
+        synthetic: None,
+    }
 }
 
 /// The test split: CIFAR binary files, or a class-folder tree (`DIR/val/` when present, else
@@ -187,15 +247,23 @@ fn open_test(
     let hint = || format!("cannot open the test data: {}", layout_help(dataset));
     Ok(match dataset {
         DatasetName::Synthetic => {
-            let config = synthetic.cloned().unwrap_or_else(supcon_data::SyntheticConfig::new);
+            let config = synthetic
+                .cloned()
+                .unwrap_or_else(supcon_data::SyntheticConfig::new);
             Arc::new(config.init(Split::Test)?)
         }
-        DatasetName::Cifar10 => Arc::new(CifarDataset::cifar10(dir, Split::Test).with_context(hint)?),
+        DatasetName::Cifar10 => {
+            Arc::new(CifarDataset::cifar10(dir, Split::Test).with_context(hint)?)
+        }
         DatasetName::Cifar100 => Arc::new(
             CifarDataset::cifar100(dir, Split::Test, Cifar100Labels::Fine).with_context(hint)?,
         ),
         DatasetName::Imagenet | DatasetName::Folder => {
-            let root = if dir.join("val").is_dir() { dir.join("val") } else { dir.to_path_buf() };
+            let root = if dir.join("val").is_dir() {
+                dir.join("val")
+            } else {
+                dir.to_path_buf()
+            };
             Arc::new(ImageFolderConfig::new(root).init().with_context(hint)?)
         }
     })

@@ -41,15 +41,23 @@ impl RunDir {
     /// When the folder cannot be created or written, naming it.
     pub fn create(root: &Path) -> Result<Self> {
         std::fs::create_dir_all(root).with_context(|| {
-            format!("cannot create the output folder {}; choose another with --out", root.display())
+            format!(
+                "cannot create the output folder {}; choose another with --out",
+                root.display()
+            )
         })?;
         let probe = root.join(".write-test.tmp");
         std::fs::write(&probe, b"ok")
             .and_then(|()| std::fs::remove_file(&probe))
             .with_context(|| {
-                format!("the output folder {} is not writable; choose another with --out", root.display())
+                format!(
+                    "the output folder {} is not writable; choose another with --out",
+                    root.display()
+                )
             })?;
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The folder.
@@ -145,7 +153,10 @@ mod tests {
         let err = run
             .record_config(&json!({"supcon": {"epochs": 3}, "evaluation": {"severities": [5]}}))
             .unwrap_err();
-        assert!(err.to_string().contains("changed: supcon.epochs"), "{err:#}");
+        assert!(
+            err.to_string().contains("changed: supcon.epochs"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -28,6 +28,16 @@ pub trait LabeledSample: Send {
     fn label(&self) -> usize;
 }
 
+impl LabeledSample for supcon_data::LabeledImage {
+    fn image(&self) -> &RgbImage {
+        &self.image
+    }
+
+    fn label(&self) -> usize {
+        self.label
+    }
+}
+
 impl LabeledSample for (RgbImage, usize) {
     fn image(&self) -> &RgbImage {
         &self.0
