@@ -69,6 +69,7 @@ mod data;
 mod driver;
 mod error;
 mod evaluate;
+mod grad_cache;
 mod lars;
 mod linear_probe;
 mod metrics;
@@ -97,6 +98,7 @@ pub use cross_entropy::{
 pub use data::{Augmentation, DataConfig, ImageDataset, LabeledDataset};
 pub use driver::TrainSummary;
 pub use error::{Result, TrainError};
+pub use grad_cache::{supcon_step_cached, CachedStep};
 pub use lars::{Lars, LarsConfig, LarsState};
 pub use linear_probe::{
     train_linear_probe, LinearProbeOutcome, BEST_CLASSIFIER_FILE, CLASSIFIER_FILE,

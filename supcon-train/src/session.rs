@@ -6,10 +6,10 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::{Bytes, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::checkpoint::{write_atomically, Checkpoint, CheckpointStore, TrainingPosition};
@@ -35,12 +35,24 @@ const RUNTIME_KEYS: &[&str] = &["checkpoint"];
 /// one process (tests) do not interleave draws from the backend's global generator.
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
-/// Seeds `device` with `seed` and runs `init` with no other seeded initialisation of this crate
-/// in between.
-pub(crate) fn seeded_init<T>(device: &Device, seed: u64, init: impl FnOnce() -> T) -> T {
+/// Seeds `device` with `seed`, builds a module with `init` and draws all its initial weights,
+/// with no other seeded initialisation of this crate in between.
+///
+/// Burn initialises parameters lazily, on first use; without forcing them here, the draws would
+/// happen during the first forward pass, interleaved with whatever else uses the backend's
+/// generator at that moment.
+pub(crate) fn seeded_init<M: Module>(device: &Device, seed: u64, init: impl FnOnce() -> M) -> M {
+    struct Materialize;
+    impl ModuleVisitor for Materialize {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
     let _guard = INIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    init()
+    let module = init();
+    module.visit(&mut Materialize);
+    module
 }
 
 /// The record bytes of a module, with BatchNorm running statistics brought up to date first

@@ -205,7 +205,8 @@ impl Mutator {
                 }
                 2 => {
                     let at = rng.below(data.len() + 1);
-                    let len = 1 + rng.below(if rng.chance(1, 8) { 4096 } else { 16 });
+                    let most = if rng.chance(1, 8) { 4096 } else { 16 };
+                    let len = 1 + rng.below(most);
                     let bytes = rng.bytes(len);
                     data.splice(at..at, bytes);
                     Mutation::Insert
@@ -349,7 +350,8 @@ fn mutate_structure(data: &mut Vec<u8>, rng: &mut SplitMix64) -> bool {
         data.remove(at);
     } else {
         let byte = data[at];
-        let copies = 1 + rng.below(if rng.chance(1, 8) { 10_000 } else { 3 });
+        let most = if rng.chance(1, 8) { 10_000 } else { 3 };
+        let copies = 1 + rng.below(most);
         data.splice(at..at, std::iter::repeat_n(byte, copies));
     }
     true

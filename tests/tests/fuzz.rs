@@ -145,7 +145,7 @@ fn bmp_fields() -> Vec<Field> {
 }
 
 fn webp_seed() -> Vec<u8> {
-    encode(&DynamicImage::ImageRgba8(test_image().into()), ImageFormat::WebP)
+    encode(&DynamicImage::ImageRgb8(test_image()), ImageFormat::WebP)
 }
 
 /// The RIFF size, the first chunk's size and the packed lossless width and height.
