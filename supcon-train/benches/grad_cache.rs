@@ -27,7 +27,10 @@ fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
 }
 
 fn env_value<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn kib(field: &str) -> u64 {
@@ -38,47 +41,80 @@ fn kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn measure(run: impl FnOnce()) -> (f64, f64) {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Runs one measurement (`mode` is `cached` or `one_shot`) in a child process and returns its
+/// seconds and peak MiB.
+fn measure(mode: &str, batch: usize) -> (f64, f64) {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let output = std::process::Command::new(exe)
+        .env("SUPCON_BENCH_CHILD", format!("{mode}:{batch}"))
+        .output()
+        .expect("run the measurement process");
+    assert!(
+        output.status.success(),
+        "{mode} at batch {batch} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("a RESULT line");
+    let mut parts = line.split_whitespace().map(|x| x.parse::<f64>().expect("a number"));
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+/// One measurement, in this (fresh) process.
+fn child(mode: &str, batch: usize) {
+    let width: f64 = env_value("SUPCON_BENCH_WIDTH", 1.0);
+    let chunk: usize = env_value("SUPCON_BENCH_CHUNK", 128);
+    let block: usize = env_value("SUPCON_BENCH_BLOCK", 2048);
+    let views = 2;
+    let device = Device::flex().autodiff();
+    device.seed(0);
+    let encoder = ResNetConfig::resnet18_cifar().with_width_multiplier(width);
+    let model = SupConModelConfig::new(encoder).init(&device);
+    let loss = SupConLossConfig::new().with_temperature(0.1).init();
+    let shape = [batch * views, 3, 32, 32];
+    let images = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
+    let positives = Positives::Labels(labels);
+
     let start = Instant::now();
-    run();
-    (start.elapsed().as_secs_f64(), kib("VmHWM:") as f64 / 1024.0)
+    if mode == "cached" {
+        let step =
+            supcon_step_cached(&model, &loss, images, positives, views, chunk, Some(block));
+        assert!(step.loss.is_finite());
+    } else {
+        let z = model.forward(images);
+        let value = loss.forward(views_to_features(z, views), positives);
+        let grads = GradientsParams::from_grads(value.backward(), &model);
+        assert!(!grads.is_empty());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!("RESULT {seconds} {}", kib("VmHWM:") as f64 / 1024.0);
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("SUPCON_BENCH_CHILD") {
+        let (mode, batch) = spec.split_once(':').expect("mode:batch");
+        child(mode, batch.parse().expect("a batch size"));
+        return;
+    }
     let batches = env_list("SUPCON_BENCH_BATCHES", &[64, 256, 1024]);
     let chunk: usize = env_value("SUPCON_BENCH_CHUNK", 128);
     let one_shot_max: usize = env_value("SUPCON_BENCH_ONE_SHOT_MAX", 256);
     let width: f64 = env_value("SUPCON_BENCH_WIDTH", 1.0);
     let block: usize = env_value("SUPCON_BENCH_BLOCK", 2048);
-    let device = Device::flex().autodiff();
-    device.seed(0);
-    let model = SupConModelConfig::new(ResNetConfig::resnet18_cifar().with_width_multiplier(width))
-        .init(&device);
-    let loss = SupConLossConfig::new().with_temperature(0.1).init();
     let views = 2;
 
     println!("SupCon step (forward + backward), CIFAR ResNet-18 x{width}, 32 px, 2 views, flex");
-    println!("chunk {chunk} rows, loss blocks of {block} anchors; peak = process resident high-water mark");
-    println!("{:>7} | {:>12} {:>10} | {:>12} {:>10}", "batch", "cached s/img", "peak MiB", "one-shot", "peak MiB");
+    println!("chunk {chunk} rows, loss blocks of {block} anchors; peak = resident high-water mark");
+    println!(
+        "{:>7} | {:>12} {:>10} | {:>12} {:>10}",
+        "batch", "cached s/img", "peak MiB", "one-shot", "peak MiB"
+    );
     for batch in batches {
-        let images = Tensor::<4>::random([batch * views, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
-        let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
-
-        let (cached_s, cached_peak) = measure(|| {
-            let step = supcon_step_cached(
-                &model, &loss, images.clone(), Positives::Labels(labels.clone()), views, chunk, Some(block),
-            );
-            assert!(step.loss.is_finite());
-        });
+        let (cached_s, cached_peak) = measure("cached", batch);
         let (one_shot_s, one_shot_peak) = if batch <= one_shot_max {
-            let (s, m) = measure(|| {
-                let z = model.forward(images.clone());
-                let value = loss.forward(views_to_features(z, views), Positives::Labels(labels.clone()));
-                let grads = GradientsParams::from_grads(value.backward(), &model);
-                assert!(!grads.is_empty());
-            });
+            let (s, m) = measure("one_shot", batch);
             (Some(s), Some(m))
         } else {
             (None, None)
@@ -93,11 +129,15 @@ fn main() {
             let record = serde_json::json!({
                 "bench": format!("supcon_grad_cache_b{batch}"),
                 "batch": batch, "views": views, "chunk_rows": chunk, "width": width,
+                "block_rows": block,
                 "cached_s_per_image": cached_s / batch as f64, "cached_peak_mib": cached_peak,
                 "one_shot_s_per_image": one_shot_s.map(|s| s / batch as f64),
                 "one_shot_peak_mib": one_shot_peak, "device": "flex",
             });
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
                 .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
             writeln!(file, "{record}").expect("write bench JSON");
         }

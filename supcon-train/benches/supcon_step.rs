@@ -62,7 +62,10 @@ fn main() {
         device.sync().expect("the device synchronises");
         let elapsed = start.elapsed().as_secs_f64();
         let phase = if step < warmup { "warm-up" } else { "timed" };
-        eprintln!("step {step} ({phase}): {elapsed:.3} s, loss {:.4}", value.total);
+        eprintln!(
+            "step {step} ({phase}): {elapsed:.3} s, loss {:.4}",
+            value.total
+        );
         if step >= warmup {
             seconds.push(elapsed);
         }

@@ -106,7 +106,10 @@ impl CheckpointStore {
     /// # Panics
     /// When `keep_last` is 0.
     pub fn new(dir: impl Into<PathBuf>, keep_last: usize) -> Self {
-        assert!(keep_last > 0, "a checkpoint store must keep at least one checkpoint");
+        assert!(
+            keep_last > 0,
+            "a checkpoint store must keep at least one checkpoint"
+        );
         Self {
             dir: dir.into(),
             keep_last,
@@ -293,7 +296,11 @@ pub fn open(path: &Path) -> Result<Checkpoint> {
         if contents.len() as u64 != entry.bytes {
             return Err(TrainError::corrupt(
                 &file,
-                format!("holds {} bytes, the manifest says {}", contents.len(), entry.bytes),
+                format!(
+                    "holds {} bytes, the manifest says {}",
+                    contents.len(),
+                    entry.bytes
+                ),
             ));
         }
         let hash = format!("{:016x}", fnv1a64(&contents));
@@ -318,10 +325,7 @@ pub fn open(path: &Path) -> Result<Checkpoint> {
 /// [`TrainError::Io`] naming the file.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file");
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = parent.join(format!("{TEMP_PREFIX}{file_name}"));
     write_synced(&temp, contents)?;
     fs::rename(&temp, path).map_err(|e| TrainError::io(path, e))?;
@@ -331,7 +335,8 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
 
 fn write_synced(path: &Path, contents: &[u8]) -> Result<()> {
     let mut file = fs::File::create(path).map_err(|e| TrainError::io(path, e))?;
-    file.write_all(contents).map_err(|e| TrainError::io(path, e))?;
+    file.write_all(contents)
+        .map_err(|e| TrainError::io(path, e))?;
     file.sync_all().map_err(|e| TrainError::io(path, e))
 }
 
@@ -406,12 +411,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::new(dir.path(), 3);
         let config = serde_json::json!({});
-        store.save(&position(1), &config, &[("model.bpk", b"first")]).unwrap();
-        let newest = store.save(&position(2), &config, &[("model.bpk", b"second")]).unwrap();
+        store
+            .save(&position(1), &config, &[("model.bpk", b"first")])
+            .unwrap();
+        let newest = store
+            .save(&position(2), &config, &[("model.bpk", b"second")])
+            .unwrap();
         fs::write(newest.join("model.bpk"), b"secomd").unwrap();
 
         let error = open(&newest).unwrap_err().to_string();
-        assert!(error.contains("model.bpk") && error.contains("hash"), "{error}");
+        assert!(
+            error.contains("model.bpk") && error.contains("hash"),
+            "{error}"
+        );
         let latest = store.latest().unwrap().unwrap();
         assert_eq!(latest.position.step, 1);
     }
@@ -420,20 +432,30 @@ mod tests {
     fn a_checkpoint_without_manifest_is_reported_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::new(dir.path(), 3);
-        let path = store.save(&position(5), &serde_json::json!({}), &[("a", b"x")]).unwrap();
+        let path = store
+            .save(&position(5), &serde_json::json!({}), &[("a", b"x")])
+            .unwrap();
         fs::remove_file(path.join(MANIFEST_FILE)).unwrap();
         let error = store.latest().unwrap_err().to_string();
-        assert!(error.contains("step-0000000005") && error.contains("manifest"), "{error}");
+        assert!(
+            error.contains("step-0000000005") && error.contains("manifest"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_truncated_file_is_reported_with_both_sizes() {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::new(dir.path(), 1);
-        let path = store.save(&position(1), &serde_json::json!({}), &[("m", b"abcdef")]).unwrap();
+        let path = store
+            .save(&position(1), &serde_json::json!({}), &[("m", b"abcdef")])
+            .unwrap();
         fs::write(path.join("m"), b"abc").unwrap();
         let error = open(&path).unwrap_err().to_string();
-        assert!(error.contains("holds 3 bytes, the manifest says 6"), "{error}");
+        assert!(
+            error.contains("holds 3 bytes, the manifest says 6"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -442,13 +464,17 @@ mod tests {
         let store = CheckpointStore::new(dir.path(), 2);
         fs::create_dir_all(dir.path().join(".tmp-step-0000000009")).unwrap();
         assert!(store.latest().unwrap().is_none());
-        store.save(&position(10), &serde_json::json!({}), &[("m", b"z")]).unwrap();
+        store
+            .save(&position(10), &serde_json::json!({}), &[("m", b"z")])
+            .unwrap();
         assert!(!dir.path().join(".tmp-step-0000000009").exists());
     }
 
     #[test]
     fn opening_a_missing_checkpoint_names_the_path() {
-        let error = open(Path::new("/nonexistent/step-1")).unwrap_err().to_string();
+        let error = open(Path::new("/nonexistent/step-1"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("/nonexistent/step-1"), "{error}");
     }
 }

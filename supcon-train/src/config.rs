@@ -96,7 +96,9 @@ pub struct LinearProbeConfig {
     pub schedule: LrScheduleConfig,
     /// Image size, training augmentation (crop and flip by default) and normalisation; the
     /// normalisation must be the one the encoder was trained with.
-    #[config(default = "DataConfig::new().with_augmentation(Augmentation::CropFlip { min_scale: 0.2 })")]
+    #[config(
+        default = "DataConfig::new().with_augmentation(Augmentation::CropFlip { min_scale: 0.2 })"
+    )]
     pub data: DataConfig,
     /// Images per batch when computing validation accuracy.
     #[config(default = 256)]

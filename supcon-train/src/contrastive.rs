@@ -58,7 +58,15 @@ impl Stage for Contrastive {
             ContrastiveMethod::SupCon => Positives::Labels(batch.labels),
             ContrastiveMethod::SimClr => Positives::None,
         };
-        supcon_step(model, optimizer, &self.loss, batch.images, positives, self.views, lr)
+        supcon_step(
+            model,
+            optimizer,
+            &self.loss,
+            batch.images,
+            positives,
+            self.views,
+            lr,
+        )
     }
 }
 
@@ -147,8 +155,14 @@ pub fn train_supcon(
 ) -> Result<SupConOutcome> {
     validate(config)?;
     let device = device.clone().autodiff();
-    let (mut session, resume) =
-        Session::open(SUPCON_STAGE, dir, config, &config.checkpoint, options)?;
+    let (mut session, resume) = Session::open(
+        SUPCON_STAGE,
+        dir,
+        config,
+        train,
+        &config.checkpoint,
+        options,
+    )?;
     let loader = train_loader(
         &config.data,
         train.images.clone(),
@@ -194,7 +208,11 @@ pub fn train_supcon(
         };
         let finished = driver.run(&stage, model, &mut optimizer, position)?;
         let joint = finished.model;
-        (joint.model.clone(), Some(joint.into_classifier_model()), finished.summary)
+        (
+            joint.model.clone(),
+            Some(joint.into_classifier_model()),
+            finished.summary,
+        )
     } else {
         let mut model = seeded_init(&device, config.seed, || config.model.init(&device));
         let mut position = driver.session.start_position(config.seed);

@@ -117,8 +117,14 @@ pub fn train_cross_entropy(
         }
     }
     let device = device.clone().autodiff();
-    let (mut session, resume) =
-        Session::open(CROSS_ENTROPY_STAGE, dir, config, &config.checkpoint, options)?;
+    let (mut session, resume) = Session::open(
+        CROSS_ENTROPY_STAGE,
+        dir,
+        config,
+        train,
+        &config.checkpoint,
+        options,
+    )?;
     let loader = train_loader(
         &config.data,
         train.images.clone(),

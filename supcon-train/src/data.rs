@@ -5,8 +5,8 @@ use std::sync::Arc;
 use burn::config::Config;
 use burn::data::dataset::Dataset;
 use supcon_data::{
-    Compose, ImageSource, LabeledImage, LoaderConfig, MultiView, MultiViewLoader, Normalize, Preset,
-    RandomHorizontalFlip, RandomResizedCropConfig,
+    Compose, ImageSource, LabeledImage, LoaderConfig, MultiView, MultiViewLoader, Normalize,
+    Preset, RandomHorizontalFlip, RandomResizedCropConfig,
 };
 
 use crate::error::{Result, TrainError};
@@ -152,7 +152,11 @@ pub(crate) fn train_loader(
             dataset.len()
         )));
     }
-    let transform = MultiView::new(data.augmentation.build(data.image_size), views, data.normalize());
+    let transform = MultiView::new(
+        data.augmentation.build(data.image_size),
+        views,
+        data.normalize(),
+    );
     let loader = LoaderConfig::new(batch_size)
         .with_seed(seed)
         .with_num_threads(threads)

@@ -144,7 +144,10 @@ impl Driver<'_> {
             .map_err(|e| TrainError::Format(format!("cannot serialise the optimiser: {e}")))?;
         self.session.save_checkpoint(
             position,
-            &[(MODEL_FILE, &model_bytes), (OPTIMIZER_FILE, &optimizer_bytes)],
+            &[
+                (MODEL_FILE, &model_bytes),
+                (OPTIMIZER_FILE, &optimizer_bytes),
+            ],
         )
     }
 
@@ -177,9 +180,12 @@ impl Driver<'_> {
                 let (next, loss) = match stage.step(model, optimizer, batch, lr) {
                     Ok(result) => result,
                     Err(NonFinite { value }) => {
-                        return Err(self
-                            .session
-                            .non_finite(position.step, epoch, position.batch, value));
+                        return Err(self.session.non_finite(
+                            position.step,
+                            epoch,
+                            position.batch,
+                            value,
+                        ));
                     }
                 };
                 model = next;
@@ -204,8 +210,7 @@ impl Driver<'_> {
 
                 let epoch_done = position.batch == steps_per_epoch;
                 let stop = self.session.stop_requested(position.step);
-                if !epoch_done && (stop || self.session.checkpoint_due_after_step(position.step))
-                {
+                if !epoch_done && (stop || self.session.checkpoint_due_after_step(position.step)) {
                     self.save(&position, &model, optimizer)?;
                     if stop {
                         self.session.flush()?;
@@ -225,7 +230,10 @@ impl Driver<'_> {
             // End of the epoch: validate, keep the best, record, checkpoint.
             let val_acc = stage.validate(&model)?;
             if let Some(accuracy) = val_acc {
-                if position.best_val_accuracy.is_none_or(|best| accuracy > best) {
+                if position
+                    .best_val_accuracy
+                    .is_none_or(|best| accuracy > best)
+                {
                     position.best_val_accuracy = Some(accuracy);
                     position.best_epoch = Some(epoch);
                     if let Some(file) = stage.best_file() {

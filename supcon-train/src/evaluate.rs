@@ -20,7 +20,11 @@ pub(crate) fn top1_accuracy(
     for batch in loader.iter_epoch(0, 0, device) {
         let batch = batch?;
         let predicted = logits(batch.images).argmax(1).squeeze_dim::<1>(1);
-        correct += predicted.equal(batch.labels).int().sum().into_scalar::<i64>() as usize;
+        correct += predicted
+            .equal(batch.labels)
+            .int()
+            .sum()
+            .into_scalar::<i64>() as usize;
         total += batch.indices.len();
     }
     Ok(correct as f64 / total.max(1) as f64)

@@ -57,7 +57,10 @@ pub fn supcon_step_cached(
     chunk_rows: usize,
     block_rows: Option<usize>,
 ) -> CachedStep {
-    assert!(chunk_rows > 0, "the gradient-cache chunk must hold at least one row, got 0");
+    assert!(
+        chunk_rows > 0,
+        "the gradient-cache chunk must hold at least one row, got 0"
+    );
     let [rows, _, _, _] = images.dims();
     assert!(
         views > 0 && rows % views == 0,
@@ -83,7 +86,9 @@ pub fn supcon_step_cached(
             let leaf = features.autodiff().require_grad();
             let value = loss.forward(leaf.clone(), autodiff_positives(positives));
             let gradients = value.backward();
-            let grad = leaf.grad(&gradients).expect("the features take part in the loss");
+            let grad = leaf
+                .grad(&gradients)
+                .expect("the features take part in the loss");
             (value.without_autodiff(), grad.without_autodiff())
         }
     };
@@ -98,14 +103,21 @@ pub fn supcon_step_cached(
     while start < rows {
         let len = chunk_rows.min(rows - start);
         let chunk = images.clone().narrow(0, start, len);
-        let upstream = row_grad.clone().narrow(0, start, len).to_device(&device).autodiff();
+        let upstream = row_grad
+            .clone()
+            .narrow(0, start, len)
+            .to_device(&device)
+            .autodiff();
         let surrogate = (model.forward(chunk) * upstream.detach()).sum();
         let gradients = GradientsParams::from_grads(surrogate.backward(), model);
         accumulator.accumulate(model, gradients);
         start += len;
     }
 
-    CachedStep { loss: value.into_scalar::<f32>(), gradients: accumulator.grads() }
+    CachedStep {
+        loss: value.into_scalar::<f32>(),
+        gradients: accumulator.grads(),
+    }
 }
 
 fn autodiff_positives(positives: Positives) -> Positives {
@@ -126,7 +138,9 @@ mod tests {
     /// A ResNet-18 (CIFAR stem) at 1/16 width with a 16-d head.
     fn tiny_model(device: &Device) -> SupConModel {
         let encoder = ResNetConfig::resnet18_cifar().with_width_multiplier(0.0625);
-        SupConModelConfig::new(encoder).with_projection_dim(16).init(device)
+        SupConModelConfig::new(encoder)
+            .with_projection_dim(16)
+            .init(device)
     }
 
     fn flat_grads(model: &SupConModel, mut gradients: GradientsParams) -> Vec<f32> {
@@ -138,11 +152,15 @@ mod tests {
         impl ModuleVisitor for Collect<'_> {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
                 if let Some(g) = self.grads.remove::<D>(param.id) {
-                    self.out.extend(g.to_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+                    self.out
+                        .extend(g.to_data().convert::<f32>().try_to_vec::<f32>().unwrap());
                 }
             }
         }
-        let mut visitor = Collect { grads: &mut gradients, out: Vec::new() };
+        let mut visitor = Collect {
+            grads: &mut gradients,
+            out: Vec::new(),
+        };
         model.visit(&mut visitor);
         visitor.out
     }
@@ -156,8 +174,11 @@ mod tests {
         device.seed(3);
         let model = tiny_model(&device);
         let (samples, views, chunk) = (32, 2, 16);
-        let images =
-            Tensor::<4>::random([samples * views, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+        let images = Tensor::<4>::random(
+            [samples * views, 3, 8, 8],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         let labels: Vec<i64> = (0..samples as i64).map(|i| i % 5).collect();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [samples]), &device);
         let loss = SupConLossConfig::new().with_temperature(0.1).init();
@@ -170,7 +191,10 @@ mod tests {
             Positives::Labels(labels.clone()),
         );
         let one_shot_value: f32 = one_shot.clone().into_scalar();
-        let one_shot_grads = flat_grads(&model, GradientsParams::from_grads(one_shot.backward(), &model));
+        let one_shot_grads = flat_grads(
+            &model,
+            GradientsParams::from_grads(one_shot.backward(), &model),
+        );
 
         for block_rows in [None, Some(24)] {
             let cached = supcon_step_cached(
@@ -189,7 +213,10 @@ mod tests {
             );
             let cached_grads = flat_grads(&model, cached.gradients);
             assert_eq!(cached_grads.len(), one_shot_grads.len());
-            assert!(cached_grads.len() > 10_000, "every parameter has a gradient");
+            assert!(
+                cached_grads.len() > 10_000,
+                "every parameter has a gradient"
+            );
             let scale = one_shot_grads.iter().fold(0f32, |m, g| m.max(g.abs()));
             for (k, (a, b)) in cached_grads.iter().zip(&one_shot_grads).enumerate() {
                 assert!(

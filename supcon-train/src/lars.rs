@@ -1,9 +1,7 @@
 //! LARS: SGD with momentum and a layer-wise trust ratio, as used for large-batch ImageNet runs.
 
 use burn::config::Config;
-use burn::optim::{
-    LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource,
-};
+use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
 /// Configuration of [`Lars`] (You et al., "Large Batch Training of Convolutional Networks",
@@ -219,7 +217,10 @@ mod tests {
     fn lars_matches_hand_computation_for_two_steps() {
         let device = Device::flex().autodiff();
         let mut module = Pair {
-            matrix: Param::from_data(TensorData::new(vec![3.0f32, 0.0, 0.0, 4.0], [2, 2]), &device),
+            matrix: Param::from_data(
+                TensorData::new(vec![3.0f32, 0.0, 0.0, 4.0], [2, 2]),
+                &device,
+            ),
             vector: Param::from_data(TensorData::new(vec![1.0f32, -2.0], [2]), &device),
         };
         let mut optim = LarsConfig::new()
@@ -237,7 +238,11 @@ mod tests {
         let mut velocity = [0.0f64; 4];
         let g = [0.3f64, 0.4, 0.0, 0.0];
         for step in 0..2 {
-            let loss = module.matrix.val().mul(grad_matrix.clone().autodiff()).sum()
+            let loss = module
+                .matrix
+                .val()
+                .mul(grad_matrix.clone().autodiff())
+                .sum()
                 + module.vector.val().sum().mul_scalar(0.5);
             let grads = GradientsParams::from_grads(loss.backward(), &module);
             module = optim.step(2.0, module, grads);
@@ -251,7 +256,11 @@ mod tests {
                 velocity[i] = 0.9 * velocity[i] + 2.0 * trust * decayed[i];
                 expected_w[i] -= velocity[i];
             }
-            assert_close(&values(module.matrix.val()), &expected_w, &format!("matrix step {step}"));
+            assert_close(
+                &values(module.matrix.val()),
+                &expected_w,
+                &format!("matrix step {step}"),
+            );
         }
         // First-step trust ratio written out: 0.005 / sqrt(0.68).
         assert!((0.005f64 / 0.68f64.sqrt() - 0.006_063_390_6).abs() < 1e-9);
@@ -273,7 +282,10 @@ mod tests {
     fn lars_state_survives_a_byte_round_trip() {
         let device = Device::flex().autodiff();
         let module = Pair {
-            matrix: Param::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device),
+            matrix: Param::from_data(
+                TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]),
+                &device,
+            ),
             vector: Param::from_data(TensorData::new(vec![1.0f32, -1.0], [2]), &device),
         };
         let grads_of = |m: &Pair| {

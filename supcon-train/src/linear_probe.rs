@@ -16,7 +16,7 @@ use crate::driver::{finish_summary, restore, Driver, Stage, TrainSummary};
 use crate::error::{Result, TrainError};
 use crate::evaluate::top1_accuracy;
 use crate::options::TrainOptions;
-use crate::session::{load_module_bytes, module_bytes, save_module_file, seeded_init, Session};
+use crate::session::{load_module_bytes, save_module_file, seeded_init, Session};
 use crate::step::{frozen_features, linear_probe_step, NonFinite, StepLoss};
 
 /// The name of the stage in checkpoints and metrics.
@@ -130,9 +130,15 @@ pub fn train_linear_probe(
     // is refused.
     let mut recorded = serde_json::to_value(config).expect("a Config always serialises");
     recorded["frozen_encoder_fnv1a64"] =
-        format!("{:016x}", fnv1a64(&module_bytes(encoder)?)).into();
-    let (mut session, resume) =
-        Session::open_json(LINEAR_PROBE_STAGE, dir, recorded, &config.checkpoint, options)?;
+        format!("{:016x}", values_fingerprint(encoder)).into();
+    let (mut session, resume) = Session::open_json(
+        LINEAR_PROBE_STAGE,
+        dir,
+        recorded,
+        train,
+        &config.checkpoint,
+        options,
+    )?;
 
     let loader = train_loader(
         &config.data,
@@ -204,4 +210,20 @@ pub fn train_linear_probe(
         best_classifier,
         summary,
     })
+}
+
+/// FNV-1a 64 of a module's tensor values (running statistics brought up to date), in visiting
+/// order. Not of its record bytes: those carry parameter ids, which differ between two
+/// processes holding the same weights, so a resumed run would not recognise its encoder.
+fn values_fingerprint<M: Module>(module: &M) -> u64 {
+    struct Values(Vec<u8>);
+    impl burn::module::ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            self.0.extend_from_slice(param.val().into_data().as_bytes());
+        }
+    }
+    let synced = module.valid();
+    let mut values = Values(Vec::new());
+    synced.visit(&mut values);
+    fnv1a64(&values.0)
 }

@@ -120,7 +120,9 @@ impl MetricsWriter {
     /// # Errors
     /// [`TrainError::Io`] naming the file.
     pub fn flush(&mut self) -> Result<u64> {
-        self.file.flush().map_err(|e| TrainError::io(&self.path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| TrainError::io(&self.path, e))?;
         Ok(self
             .file
             .metadata()

@@ -124,7 +124,8 @@ mod tests {
         let mut module = Scalar {
             w: Param::from_data(TensorData::new(vec![1.0f32], [1]), &device),
         };
-        let mut optim = OptimizerConfig::Sgd(MomentumSgdConfig::new().with_weight_decay(0.5)).init();
+        let mut optim =
+            OptimizerConfig::Sgd(MomentumSgdConfig::new().with_weight_decay(0.5)).init();
         let mut trace = Vec::new();
         for _ in 0..3 {
             let loss = module.w.val().mul_scalar(2.0).sum();
@@ -133,7 +134,10 @@ mod tests {
             trace.push(module.w.val().into_data().try_to_vec::<f32>().unwrap()[0]);
         }
         for (got, want) in trace.iter().zip([0.75f32, 0.2875, -0.343125]) {
-            assert!((got - want).abs() < 1e-6, "SGD trace {trace:?}, expected {want}");
+            assert!(
+                (got - want).abs() < 1e-6,
+                "SGD trace {trace:?}, expected {want}"
+            );
         }
     }
 

@@ -58,7 +58,10 @@ impl TrainOptions {
     }
 
     /// Sets [`observer`](Self::observer).
-    pub fn with_observer(mut self, observer: impl Fn(&MetricsRecord) + Send + Sync + 'static) -> Self {
+    pub fn with_observer(
+        mut self,
+        observer: impl Fn(&MetricsRecord) + Send + Sync + 'static,
+    ) -> Self {
         self.observer = Some(Arc::new(observer));
         self
     }
@@ -76,7 +79,10 @@ impl fmt::Debug for TrainOptions {
             .field("progress", &self.progress)
             .field("metrics_every", &self.metrics_every)
             .field("max_steps", &self.max_steps)
-            .field("observer", &self.observer.as_ref().map(|_| "Fn(&MetricsRecord)"))
+            .field(
+                "observer",
+                &self.observer.as_ref().map(|_| "Fn(&MetricsRecord)"),
+            )
             .field("loader_threads", &self.loader_threads)
             .finish()
     }

@@ -67,8 +67,13 @@ pub struct LrSchedule {
 
 #[derive(Clone, Debug, PartialEq)]
 enum ResolvedDecay {
-    Cosine { final_factor: f64 },
-    Step { milestone_steps: Vec<usize>, factor: f64 },
+    Cosine {
+        final_factor: f64,
+    },
+    Step {
+        milestone_steps: Vec<usize>,
+        factor: f64,
+    },
     Constant,
 }
 
@@ -211,7 +216,9 @@ mod tests {
     #[test]
     fn cosine_floor_is_respected() {
         let schedule = LrScheduleConfig::new(0.1)
-            .with_decay(LrDecay::Cosine { final_factor: 0.001 })
+            .with_decay(LrDecay::Cosine {
+                final_factor: 0.001,
+            })
             .init(10, 10, 64);
         assert_close(schedule.learning_rate(0), 0.1);
         assert_close(schedule.learning_rate(50), 0.05005);
@@ -235,7 +242,9 @@ mod tests {
 
     #[test]
     fn rates_above_one_are_allowed() {
-        let schedule = LrScheduleConfig::new(4.8).with_decay(LrDecay::Constant).init(1, 3, 256);
+        let schedule = LrScheduleConfig::new(4.8)
+            .with_decay(LrDecay::Constant)
+            .init(1, 3, 256);
         assert_close(schedule.learning_rate(2), 4.8);
     }
 
@@ -257,6 +266,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "warm-up (5 epochs)")]
     fn warmup_longer_than_the_run_is_rejected() {
-        LrScheduleConfig::new(0.1).with_warmup_epochs(5.0).init(2, 10, 64);
+        LrScheduleConfig::new(0.1)
+            .with_warmup_epochs(5.0)
+            .init(2, 10, 64);
     }
 }

@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::checkpoint::{write_atomically, Checkpoint, CheckpointStore, TrainingPosition};
 use crate::config::CheckpointConfig;
+use crate::data::LabeledDataset;
 use crate::error::{Result, TrainError};
 use crate::metrics::{EpochMetrics, MetricsRecord, MetricsWriter, StepMetrics};
 use crate::options::TrainOptions;
@@ -48,7 +49,9 @@ pub(crate) fn seeded_init<M: Module>(device: &Device, seed: u64, init: impl FnOn
             let _ = param.val();
         }
     }
-    let _guard = INIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = INIT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
     let module = init();
     module.visit(&mut Materialize);
@@ -117,22 +120,31 @@ impl Session {
         stage: &'static str,
         dir: &Path,
         config: &C,
+        train: &LabeledDataset,
         checkpoint: &CheckpointConfig,
         options: &TrainOptions,
     ) -> Result<(Self, Option<Checkpoint>)> {
         let config_json = serde_json::to_value(config).expect("a Config always serialises");
-        Self::open_json(stage, dir, config_json, checkpoint, options)
+        Self::open_json(stage, dir, config_json, train, checkpoint, options)
     }
 
-    /// [`open`](Self::open) with the configuration to record already as JSON.
+    /// [`open`](Self::open) with the configuration to record already as JSON. The size and
+    /// class count of the training set are recorded with it, so that a resume on other data
+    /// (which would change the schedule and the data position) is refused.
     pub fn open_json(
         stage: &'static str,
         dir: &Path,
-        config_json: serde_json::Value,
+        mut config_json: serde_json::Value,
+        train: &LabeledDataset,
         checkpoint: &CheckpointConfig,
         options: &TrainOptions,
     ) -> Result<(Self, Option<Checkpoint>)> {
-        assert!(options.metrics_every > 0, "TrainOptions::metrics_every must be at least 1");
+        assert!(
+            options.metrics_every > 0,
+            "TrainOptions::metrics_every must be at least 1"
+        );
+        config_json["train_images"] = train.len().into();
+        config_json["num_classes"] = train.num_classes.into();
         std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
         let store = CheckpointStore::new(dir.join(CHECKPOINT_DIR), checkpoint.keep_last);
 
@@ -204,7 +216,8 @@ impl Session {
 
     /// Whether a mid-epoch checkpoint is due after `step` steps in total.
     pub fn checkpoint_due_after_step(&self, step: usize) -> bool {
-        self.every_steps.is_some_and(|every| every > 0 && step % every == 0)
+        self.every_steps
+            .is_some_and(|every| every > 0 && step % every == 0)
     }
 
     /// Whether the run should stop (with a checkpoint) after `step` steps in total.
@@ -227,7 +240,13 @@ impl Session {
     }
 
     /// The error for a non-finite loss at the given place.
-    pub fn non_finite(&mut self, step: usize, epoch: usize, batch: usize, value: f64) -> TrainError {
+    pub fn non_finite(
+        &mut self,
+        step: usize,
+        epoch: usize,
+        batch: usize,
+        value: f64,
+    ) -> TrainError {
         if let Some(bar) = self.bar.take() {
             bar.abandon();
         }

@@ -11,9 +11,9 @@ use common::{assert_bit_identical, synthetic, tiny_data, tiny_encoder};
 use supcon_data::Split;
 use supcon_models::SupConModelConfig;
 use supcon_train::{
-    open_checkpoint, read_metrics, train_supcon, CheckpointConfig, CheckpointStore,
-    LrDecay, LrScheduleConfig, MetricsRecord, OptimizerConfig, StepMetrics,
-    SupConTrainingConfig, TrainError, TrainOptions, CHECKPOINT_DIR, METRICS_FILE,
+    open_checkpoint, read_metrics, train_supcon, CheckpointConfig, CheckpointStore, LrDecay,
+    LrScheduleConfig, MetricsRecord, OptimizerConfig, StepMetrics, SupConTrainingConfig,
+    TrainError, TrainOptions, CHECKPOINT_DIR, METRICS_FILE,
 };
 
 /// 2 classes x 12 images in batches of 8: 3 steps per epoch, 3 epochs, with momentum and a
@@ -39,7 +39,10 @@ fn steps(dir: &Path) -> Vec<StepMetrics> {
 }
 
 fn losses(dir: &Path) -> Vec<(usize, u64)> {
-    steps(dir).iter().map(|s| (s.step, s.loss.to_bits())).collect()
+    steps(dir)
+        .iter()
+        .map(|s| (s.step, s.loss.to_bits()))
+        .collect()
 }
 
 /// An uninterrupted run against (a) a run stopped at step 4 (in the middle of epoch 1) and
@@ -76,8 +79,14 @@ fn interrupted_runs_resume_to_bit_identical_weights() {
 
     // (b) lose the newest (mid-epoch) checkpoint, resume from the epoch boundary.
     let killed_dir = tempfile::tempdir().unwrap();
-    train_supcon(&config(), killed_dir.path(), &train, &device, &quiet.clone().with_max_steps(5))
-        .unwrap();
+    train_supcon(
+        &config(),
+        killed_dir.path(),
+        &train,
+        &device,
+        &quiet.clone().with_max_steps(5),
+    )
+    .unwrap();
     let store = CheckpointStore::new(killed_dir.path().join(CHECKPOINT_DIR), 3);
     let newest = store.list().unwrap().pop().unwrap();
     assert!(newest.ends_with("step-0000000005"), "{}", newest.display());
@@ -105,8 +114,8 @@ fn a_diverging_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
         milestones: vec![1],
         factor: 1e29,
     }));
-    let error = train_supcon(&config, dir.path(), &train, &device, &TrainOptions::quiet())
-        .unwrap_err();
+    let error =
+        train_supcon(&config, dir.path(), &train, &device, &TrainOptions::quiet()).unwrap_err();
     let TrainError::NonFiniteLoss {
         step,
         epoch,
@@ -116,8 +125,14 @@ fn a_diverging_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     else {
         panic!("expected a non-finite loss error, got {error}");
     };
-    assert!(step > 3 && epoch >= 1, "diverged at step {step} (epoch {epoch})");
-    assert!(error.to_string().contains(&format!("step {step}")), "{error}");
+    assert!(
+        step > 3 && epoch >= 1,
+        "diverged at step {step} (epoch {epoch})"
+    );
+    assert!(
+        error.to_string().contains(&format!("step {step}")),
+        "{error}"
+    );
     let last = last_checkpoint.clone().expect("epoch 0 was checkpointed");
     assert!(last.ends_with("step-0000000003"), "{}", last.display());
 
@@ -129,8 +144,8 @@ fn a_diverging_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     assert!(common::all_finite(&model));
 }
 
-/// Resuming with another temperature is refused, naming the checkpoint and the setting;
-/// changing only the checkpoint retention is allowed.
+/// Resuming with another temperature or another training set is refused, naming the
+/// checkpoint and the setting; changing only the checkpoint retention is allowed.
 #[test]
 fn a_checkpoint_of_another_config_is_refused() {
     let device = Device::flex();
@@ -139,7 +154,14 @@ fn a_checkpoint_of_another_config_is_refused() {
     let quiet = TrainOptions::quiet();
     let mut base = config();
     base.epochs = 1;
-    train_supcon(&base, dir.path(), &train, &device, &quiet.clone().with_max_steps(1)).unwrap();
+    train_supcon(
+        &base,
+        dir.path(),
+        &train,
+        &device,
+        &quiet.clone().with_max_steps(1),
+    )
+    .unwrap();
 
     let mut other = base.clone();
     other.loss.temperature = 0.5;
@@ -148,6 +170,15 @@ fn a_checkpoint_of_another_config_is_refused() {
         .to_string();
     assert!(
         message.contains("step-0000000001") && message.contains("loss.temperature"),
+        "{message}"
+    );
+
+    let other_data = synthetic(2, 10, Split::Train);
+    let message = train_supcon(&base, dir.path(), &other_data, &device, &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("train_images: checkpoint has 16, config has 20"),
         "{message}"
     );
 
@@ -164,7 +195,14 @@ fn a_damaged_checkpoint_is_reported_by_file() {
     let mut base = config();
     base.epochs = 1;
     let quiet = TrainOptions::quiet();
-    train_supcon(&base, dir.path(), &train, &device, &quiet.clone().with_max_steps(1)).unwrap();
+    train_supcon(
+        &base,
+        dir.path(),
+        &train,
+        &device,
+        &quiet.clone().with_max_steps(1),
+    )
+    .unwrap();
 
     let store = CheckpointStore::new(dir.path().join(CHECKPOINT_DIR), 3);
     let only = store.list().unwrap().pop().unwrap();

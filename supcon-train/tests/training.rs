@@ -15,10 +15,9 @@ use supcon_data::Split;
 use supcon_models::{ClassifierModel, ClassifierModelConfig, SupConModelConfig};
 use supcon_train::{
     read_metrics, train_cross_entropy, train_linear_probe, train_supcon, Augmentation,
-    ContrastiveMethod, CrossEntropyTrainingConfig, EpochMetrics, LinearProbeConfig,
-    MetricsRecord, SupConTrainingConfig, TrainOptions, CLASSIFIER_MODEL_FILE, CONFIG_FILE,
-    CROSS_ENTROPY_MODEL_FILE, ENCODER_FILE, JOINT_CLASSIFIER_FILE, METRICS_FILE,
-    SUPCON_MODEL_FILE,
+    ContrastiveMethod, CrossEntropyTrainingConfig, EpochMetrics, LinearProbeConfig, MetricsRecord,
+    SupConTrainingConfig, TrainOptions, CLASSIFIER_MODEL_FILE, CONFIG_FILE,
+    CROSS_ENTROPY_MODEL_FILE, ENCODER_FILE, JOINT_CLASSIFIER_FILE, METRICS_FILE, SUPCON_MODEL_FILE,
 };
 
 fn epochs_of(dir: &std::path::Path) -> Vec<EpochMetrics> {
@@ -54,13 +53,22 @@ fn supcon_stage_lowers_the_loss_and_writes_its_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let train = Stripes::dataset(384, 1);
     let config = stage1_config(6);
-    let outcome = train_supcon(&config, dir.path(), &train, &Device::flex(), &TrainOptions::quiet())
-        .unwrap();
+    let outcome = train_supcon(
+        &config,
+        dir.path(),
+        &train,
+        &Device::flex(),
+        &TrainOptions::quiet(),
+    )
+    .unwrap();
 
     let epochs = epochs_of(dir.path());
     assert_eq!(epochs.len(), 6);
     let (first, last) = (epochs[0].loss, epochs[5].loss);
-    assert!(last < first - 0.3, "SupCon loss did not fall clearly: {first} -> {last}");
+    assert!(
+        last < first - 0.3,
+        "SupCon loss did not fall clearly: {first} -> {last}"
+    );
     assert!(outcome.summary.completed);
     assert_eq!(outcome.summary.steps, 72);
 
@@ -90,15 +98,25 @@ fn simclr_with_joint_classifier_trains_both_parts() {
     let config = stage1_config(1)
         .with_method(ContrastiveMethod::SimClr)
         .with_joint_classifier(true);
-    let outcome = train_supcon(&config, dir.path(), &train, &Device::flex(), &TrainOptions::quiet())
-        .unwrap();
+    let outcome = train_supcon(
+        &config,
+        dir.path(),
+        &train,
+        &Device::flex(),
+        &TrainOptions::quiet(),
+    )
+    .unwrap();
     let last = outcome.summary.last_epoch.unwrap();
     assert!(last.loss.is_finite());
-    let classifier_loss = last.classifier_loss.expect("joint mode reports the classifier loss");
+    let classifier_loss = last
+        .classifier_loss
+        .expect("joint mode reports the classifier loss");
     assert!(classifier_loss.is_finite() && classifier_loss < last.loss);
     assert!(last.train_acc.is_some());
 
-    let joint = outcome.joint_classifier.expect("joint mode returns the classifier");
+    let joint = outcome
+        .joint_classifier
+        .expect("joint mode returns the classifier");
     assert_eq!(joint.classifier.num_classes(), 4);
     assert!(dir.path().join(JOINT_CLASSIFIER_FILE).is_file());
 }
@@ -128,16 +146,30 @@ fn linear_probe_reaches_clearly_above_chance_accuracy() {
         .with_schedule(supcon_train::LrScheduleConfig::new(0.1))
         .with_seed(5);
     let dir = run.path().join("linear");
-    let probe =
-        train_linear_probe(&config, &dir, &encoder, &train, Some(&valid), &device, &TrainOptions::quiet())
-            .unwrap();
+    let probe = train_linear_probe(
+        &config,
+        &dir,
+        &encoder,
+        &train,
+        Some(&valid),
+        &device,
+        &TrainOptions::quiet(),
+    )
+    .unwrap();
 
     let best = probe.summary.best_val_acc.unwrap();
     let last = probe.summary.last_epoch.as_ref().unwrap().val_acc.unwrap();
     assert!(best >= last);
-    assert!(last > 0.6, "linear probe accuracy {last} is not clearly above chance (1/3)");
+    assert!(
+        last > 0.6,
+        "linear probe accuracy {last} is not clearly above chance (1/3)"
+    );
     assert!(probe.best_classifier.is_some());
-    assert_eq!(common::tensors(&probe.model.encoder), before, "the frozen encoder changed");
+    assert_eq!(
+        common::tensors(&probe.model.encoder),
+        before,
+        "the frozen encoder changed"
+    );
     assert!(dir.join(CLASSIFIER_MODEL_FILE).is_file());
 
     // The written classifier model reproduces the validation accuracy of the last epoch.
@@ -181,12 +213,16 @@ fn cross_entropy_baseline_trains() {
         epochs[5].loss
     );
     assert!(epochs[5].train_acc.unwrap() > 0.6, "{:?}", epochs[5]);
-    assert!(outcome.summary.best_val_acc.unwrap() > 0.6, "{:?}", outcome.summary);
+    assert!(
+        outcome.summary.best_val_acc.unwrap() > 0.6,
+        "{:?}",
+        outcome.summary
+    );
     assert!(dir.path().join(CROSS_ENTROPY_MODEL_FILE).is_file());
     assert_eq!(outcome.model.classifier.num_classes(), Stripes::CLASSES);
-    let logits = outcome
-        .model
-        .valid()
-        .forward(Tensor::<4>::zeros([2, 3, SIZE as usize, SIZE as usize], &Device::flex()));
+    let logits = outcome.model.valid().forward(Tensor::<4>::zeros(
+        [2, 3, SIZE as usize, SIZE as usize],
+        &Device::flex(),
+    ));
     assert_eq!(logits.dims(), [2, Stripes::CLASSES]);
 }

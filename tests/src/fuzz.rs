@@ -202,7 +202,9 @@ fn execution_seed(target: &str, base: u64, index: usize) -> u64 {
 /// report an error that does not name the file; the message gives the reason, the saved input
 /// and the seed to replay it.
 pub fn run(target: &Target, seconds: f64) -> Report {
-    let _serial = RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = RUNNING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let started = Instant::now();
     let mut report = Report::default();
     let input = target.dir.join(&target.file_name);
@@ -217,7 +219,12 @@ pub fn run(target: &Target, seconds: f64) -> Report {
         let bytes = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("cannot read regression input {}: {e}", path.display()));
         if let Err(reason) = execute(target, &input, &bytes, &mut report) {
-            fail(target, &bytes, &format!("regression {}", path.display()), &reason);
+            fail(
+                target,
+                &bytes,
+                &format!("regression {}", path.display()),
+                &reason,
+            );
         }
         report.regressions += 1;
     }
@@ -298,7 +305,12 @@ fn execute(target: &Target, input: &Path, bytes: &[u8], report: &mut Report) -> 
         .expect("a fuzz thread starts");
     let outcome = match receiver.recv_timeout(TIME_LIMIT) {
         Ok(outcome) => outcome,
-        Err(_) => return Err(format!("no result within {} s (a hang)", TIME_LIMIT.as_secs())),
+        Err(_) => {
+            return Err(format!(
+                "no result within {} s (a hang)",
+                TIME_LIMIT.as_secs()
+            ))
+        }
     };
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
     report.max_allocation = report.max_allocation.max(peak);
@@ -322,7 +334,9 @@ fn execute(target: &Target, input: &Path, bytes: &[u8], report: &mut Report) -> 
             if message.contains(&shown) {
                 Ok(())
             } else {
-                Err(format!("the error does not name the file {shown}: {message}"))
+                Err(format!(
+                    "the error does not name the file {shown}: {message}"
+                ))
             }
         }
         Ok(Err(Rejected::Item(message))) => {

@@ -21,7 +21,8 @@ impl Tmpfs {
             .tempdir()
             .map_err(|e| format!("cannot create a mount point: {e}"))?;
         let mount_point = holder.path().join("mnt");
-        std::fs::create_dir(&mount_point).map_err(|e| format!("cannot create a mount point: {e}"))?;
+        std::fs::create_dir(&mount_point)
+            .map_err(|e| format!("cannot create a mount point: {e}"))?;
         let mut options = format!("size={size},mode=0755");
         if read_only {
             options.push_str(",ro");
@@ -59,7 +60,11 @@ impl Tmpfs {
             .arg(&self.mount_point)
             .status()
             .expect("`mount` runs");
-        assert!(status.success(), "cannot remount {} read-only", self.mount_point.display());
+        assert!(
+            status.success(),
+            "cannot remount {} read-only",
+            self.mount_point.display()
+        );
     }
 
     /// Fills the filesystem until fewer than `leave` bytes are free, with a file named

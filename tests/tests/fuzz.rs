@@ -78,12 +78,16 @@ fn run(target: &Target) {
 
 /// A 13x9 RGB gradient (odd sizes catch stride bugs).
 fn test_image() -> RgbImage {
-    RgbImage::from_fn(13, 9, |x, y| image::Rgb([(x * 19) as u8, (y * 27) as u8, (x * y) as u8]))
+    RgbImage::from_fn(13, 9, |x, y| {
+        image::Rgb([(x * 19) as u8, (y * 27) as u8, (x * y) as u8])
+    })
 }
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Cursor::new(Vec::new());
-    image.write_to(&mut bytes, format).expect("the seed image encodes");
+    image
+        .write_to(&mut bytes, format)
+        .expect("the seed image encodes");
     bytes.into_inner()
 }
 
@@ -103,7 +107,13 @@ fn png_seeds() -> Vec<Vec<u8>> {
 /// The IHDR width and height of a PNG (big-endian, after the 8-byte signature and the chunk's
 /// length and type).
 fn png_fields() -> Vec<Field> {
-    vec![Field::be(8, 4), Field::be(16, 4), Field::be(20, 4), Field::le(24, 1), Field::le(25, 1)]
+    vec![
+        Field::be(8, 4),
+        Field::be(16, 4),
+        Field::be(20, 4),
+        Field::le(24, 1),
+        Field::le(25, 1),
+    ]
 }
 
 fn jpeg_seed() -> Vec<u8> {
@@ -195,29 +205,43 @@ fn cifar_target(name: &'static str, hundred: bool) -> (tempfile::TempDir, Target
     } else {
         ("test_batch.bin", 3073, 10)
     };
-    let seeds = vec![cifar_records(3, record_size, classes), cifar_records(1, record_size, 1)];
-    let fields = (0..3).flat_map(|r| [Field::le(r * record_size, 1)]).collect();
+    let seeds = vec![
+        cifar_records(3, record_size, classes),
+        cifar_records(1, record_size, 1),
+    ];
+    let fields = (0..3)
+        .flat_map(|r| [Field::le(r * record_size, 1)])
+        .collect();
     let root = dir.path().to_path_buf();
-    let target = target(name, dir.path(), file, seeds, Mutator::binary(fields), SMALL_FILE_BOUND, {
-        move |_path| {
-            let dataset = if hundred {
-                CifarDataset::cifar100_with(
-                    &root,
-                    Split::Test,
-                    supcon_data::Cifar100Labels::Fine,
-                    SizeCheck::WholeRecords,
-                )
-            } else {
-                CifarDataset::cifar10_with(&root, Split::Test, SizeCheck::WholeRecords)
+    let target = target(
+        name,
+        dir.path(),
+        file,
+        seeds,
+        Mutator::binary(fields),
+        SMALL_FILE_BOUND,
+        {
+            move |_path| {
+                let dataset = if hundred {
+                    CifarDataset::cifar100_with(
+                        &root,
+                        Split::Test,
+                        supcon_data::Cifar100Labels::Fine,
+                        SizeCheck::WholeRecords,
+                    )
+                } else {
+                    CifarDataset::cifar10_with(&root, Split::Test, SizeCheck::WholeRecords)
+                }
+                .map_err(file_error)?;
+                for index in 0..burn::data::dataset::Dataset::len(&dataset) {
+                    let item =
+                        burn::data::dataset::Dataset::get(&dataset, index).map_err(item_error)?;
+                    assert_eq!(item.image.dimensions(), (32, 32));
+                }
+                Ok(())
             }
-            .map_err(file_error)?;
-            for index in 0..burn::data::dataset::Dataset::len(&dataset) {
-                let item = burn::data::dataset::Dataset::get(&dataset, index).map_err(item_error)?;
-                assert_eq!(item.image.dimensions(), (32, 32));
-            }
-            Ok(())
-        }
-    });
+        },
+    );
     (dir, target)
 }
 
@@ -235,9 +259,15 @@ fn fuzz_cifar100_binary() {
 
 fn decode_target(name: &'static str, file: &str, seeds: Vec<Vec<u8>>, fields: Vec<Field>) {
     let dir = temp_dir();
-    let target = target(name, dir.path(), file, seeds, Mutator::binary(fields), IMAGE_BOUND, |path| {
-        decode_rgb(path).map(|_| ()).map_err(file_error)
-    });
+    let target = target(
+        name,
+        dir.path(),
+        file,
+        seeds,
+        Mutator::binary(fields),
+        IMAGE_BOUND,
+        |path| decode_rgb(path).map(|_| ()).map_err(file_error),
+    );
     run(&target);
 }
 
@@ -398,7 +428,11 @@ fn fuzz_imagenet_c_tree_images() {
     for class in ["n01440764", "n01443537"] {
         std::fs::create_dir_all(cell.join(class)).unwrap();
         std::fs::create_dir_all(root.join("contrast/1").join(class)).unwrap();
-        std::fs::write(root.join("contrast/1").join(class).join("a.JPEG"), jpeg_seed()).unwrap();
+        std::fs::write(
+            root.join("contrast/1").join(class).join("a.JPEG"),
+            jpeg_seed(),
+        )
+        .unwrap();
     }
     std::fs::write(cell.join("n01443537/b.JPEG"), jpeg_seed()).unwrap();
     let seed = jpeg_seed();
@@ -437,22 +471,33 @@ fn odd_imagenet_c_trees_are_read_or_refused_by_path() {
     write("contrast/2", b"a file where a severity folder belongs");
     std::fs::create_dir_all(root.join("fog/3")).unwrap();
     write("frost/4/cat/notes.txt", b"not an image");
-    std::os::unix::fs::symlink(root.join("nowhere"), root.join("gaussian_noise/1/cat/link.jpg"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        root.join("nowhere"),
+        root.join("gaussian_noise/1/cat/link.jpg"),
+    )
+    .unwrap();
 
     let tree = ImageNetCFolder::open(root).unwrap();
     let cells: Vec<(Corruption, u8)> = tree.cells().iter().map(|(c, s)| (*c, s.get())).collect();
     // Only severities 1..=5 with class folders count; `fog/3` is empty, `contrast/2` a file.
-    assert_eq!(cells, [(Corruption::GaussianNoise, 1), (Corruption::Frost, 4)]);
+    assert_eq!(
+        cells,
+        [(Corruption::GaussianNoise, 1), (Corruption::Frost, 4)]
+    );
     let error = read_imagenet_c(root).unwrap_err();
-    let Rejected::File(message) = error else { unreachable!() };
+    let Rejected::File(message) = error else {
+        unreachable!()
+    };
     assert!(message.contains(&root.display().to_string()), "{message}");
 
     // A class folder the first cell does not have is refused by path.
     write("glass_blur/5/dog/a.jpg", &jpeg);
     let tree = ImageNetCFolder::open(root).unwrap();
     let severity = Severity::new(5).unwrap();
-    let error = tree.cell(Corruption::GlassBlur, severity).unwrap_err().to_string();
+    let error = tree
+        .cell(Corruption::GlassBlur, severity)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("glass_blur/5/dog"), "{error}");
 }
 
@@ -562,7 +607,11 @@ fn fuzz_checkpoint_manifest() {
     let store = CheckpointStore::new(dir.path(), 2);
     let payload = record_bytes(&tiny_classifier());
     let checkpoint = store
-        .save(&position(4), &serde_json::json!({"lr": 0.1}), &[("model.bpk", &payload)])
+        .save(
+            &position(4),
+            &serde_json::json!({"lr": 0.1}),
+            &[("model.bpk", &payload)],
+        )
         .unwrap();
     let seed = std::fs::read(checkpoint.join("manifest.json")).unwrap();
     let folder = checkpoint.clone();
@@ -591,7 +640,11 @@ fn fuzz_checkpoint_record() {
     let store = CheckpointStore::new(dir.path(), 2);
     let payload = record_bytes(&tiny_classifier());
     let checkpoint = store
-        .save(&position(4), &serde_json::json!({}), &[("model.bpk", &payload)])
+        .save(
+            &position(4),
+            &serde_json::json!({}),
+            &[("model.bpk", &payload)],
+        )
         .unwrap();
     let manifest_path = checkpoint.join("manifest.json");
     let manifest: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
@@ -685,7 +738,7 @@ fn fuzz_recorded_run_config() {
     let run_dir = xtask::run_dir::RunDir::create(dir.path()).unwrap();
     let config: Value = serde_json::from_slice(&preset_seeds()[0]).unwrap();
     let seed = serde_json::to_vec_pretty(&config).unwrap();
-    let target = target(
+    let mut target = target(
         "recorded_run_config",
         dir.path(),
         "config.json",
@@ -698,15 +751,23 @@ fn fuzz_recorded_run_config() {
                 .map_err(|e| Rejected::File(format!("{e:#}")))
         },
     );
+    // A refused configuration is reported against the run folder it belongs to.
+    target.must_name = Some(dir.path().to_path_buf());
     run(&target);
 }
 
 /// One `reproduce` argument list's configuration error, or a panic when it resolves.
 fn config_error(extra: &[&str]) -> String {
     use clap::Parser;
-    let args: Vec<&str> = ["xtask", "reproduce", "synthetic"].iter().chain(extra).copied().collect();
+    let args: Vec<&str> = ["xtask", "reproduce", "synthetic"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
     let cli = xtask::Cli::parse_from(args);
-    let xtask::Command::Reproduce(args) = cli.command else { unreachable!() };
+    let xtask::Command::Reproduce(args) = cli.command else {
+        unreachable!()
+    };
     match xtask::config::resolve(&args) {
         Ok(_) => panic!("{extra:?} resolved, but it must be refused"),
         Err(e) => format!("{e:#}"),
@@ -719,25 +780,61 @@ fn config_error(extra: &[&str]) -> String {
 #[test]
 fn hostile_settings_name_the_key_and_the_allowed_range() {
     let cases: [(&str, &[&str]); 14] = [
-        ("supcon.schedule.base_learning_rate=-0.1", &["supcon.schedule.base_learning_rate", "> 0"]),
-        ("linear.schedule.base_learning_rate=0", &["linear.schedule.base_learning_rate", "> 0"]),
+        (
+            "supcon.schedule.base_learning_rate=-0.1",
+            &["supcon.schedule.base_learning_rate", "> 0"],
+        ),
+        (
+            "linear.schedule.base_learning_rate=0",
+            &["linear.schedule.base_learning_rate", "> 0"],
+        ),
         ("supcon.batch_size=0", &["supcon.batch_size", ">= 2"]),
-        ("cross_entropy.batch_size=0", &["cross_entropy.batch_size", ">= 1"]),
-        ("supcon.loss.temperature=0", &["supcon.loss.temperature", "> 0"]),
-        ("supcon.loss.temperature=-1", &["supcon.loss.temperature", "> 0"]),
-        ("evaluation.severities=[1,6]", &["evaluation.severities", "1..=5"]),
-        ("evaluation.severities=[0]", &["evaluation.severities", "1..=5"]),
-        ("model.depth=19", &["model.depth", "18, 34, 50, 101, 152, 200"]),
-        ("model.depth=0", &["model.depth", "18, 34, 50, 101, 152, 200"]),
+        (
+            "cross_entropy.batch_size=0",
+            &["cross_entropy.batch_size", ">= 1"],
+        ),
+        (
+            "supcon.loss.temperature=0",
+            &["supcon.loss.temperature", "> 0"],
+        ),
+        (
+            "supcon.loss.temperature=-1",
+            &["supcon.loss.temperature", "> 0"],
+        ),
+        (
+            "evaluation.severities=[1,6]",
+            &["evaluation.severities", "1..=5"],
+        ),
+        (
+            "evaluation.severities=[0]",
+            &["evaluation.severities", "1..=5"],
+        ),
+        (
+            "model.depth=19",
+            &["model.depth", "18, 34, 50, 101, 152, 200"],
+        ),
+        (
+            "model.depth=0",
+            &["model.depth", "18, 34, 50, 101, 152, 200"],
+        ),
         ("supcon.epochs=0", &["supcon.epochs", ">= 1"]),
-        ("model.width_multiplier=0", &["model.width_multiplier", "<= value <="]),
-        ("cross_entropy.label_smoothing=1", &["cross_entropy.label_smoothing", "< 1"]),
+        (
+            "model.width_multiplier=0",
+            &["model.width_multiplier", "<= value <="],
+        ),
+        (
+            "cross_entropy.label_smoothing=1",
+            &["cross_entropy.label_smoothing", "< 1"],
+        ),
         ("checkpoint.keep_last=0", &["checkpoint.keep_last", ">= 1"]),
     ];
     for (assignment, phrases) in cases {
         let error = config_error(&["--set", assignment]);
         for phrase in phrases {
-            assert!(error.contains(phrase), "--set {assignment}: {phrase:?} missing from: {error}");
+            assert!(
+                error.contains(phrase),
+                "--set {assignment}: {phrase:?} missing from: {error}"
+            );
         }
     }
 }
@@ -745,9 +842,15 @@ fn hostile_settings_name_the_key_and_the_allowed_range() {
 #[test]
 fn unknown_keys_and_wrong_types_are_named() {
     let error = config_error(&["--set", "supcon.temprature=0.1"]);
-    assert!(error.contains("supcon.temprature") && error.contains("supcon.loss.temperature"), "{error}");
+    assert!(
+        error.contains("supcon.temprature") && error.contains("supcon.loss.temperature"),
+        "{error}"
+    );
     let error = config_error(&["--set", "supcon.batch_size=\"big\""]);
-    assert!(error.contains("supcon.batch_size") && error.contains("number"), "{error}");
+    assert!(
+        error.contains("supcon.batch_size") && error.contains("number"),
+        "{error}"
+    );
     let error = config_error(&["--set", "supcon.epochs=-3"]);
     assert!(error.contains("supcon.epochs"), "{error}");
     let error = config_error(&["--set", "evaluation.corruptions=[\"fogg\"]"]);
@@ -761,14 +864,20 @@ fn unknown_keys_and_wrong_types_are_named() {
     let path = dir.path().join("typo.json");
     std::fs::write(&path, preset.to_string()).unwrap();
     let error = format!("{:#}", xtask::config::load_file(&path).unwrap_err());
-    assert!(error.contains("supcon.loss.temperture") && error.contains("typo.json"), "{error}");
+    assert!(
+        error.contains("supcon.loss.temperture") && error.contains("typo.json"),
+        "{error}"
+    );
 
     let mut preset: Value = serde_json::from_slice(&preset_seeds()[0]).unwrap();
     preset["evaluation"]["severities"] = serde_json::json!([6]);
     let path = dir.path().join("severity.json");
     std::fs::write(&path, preset.to_string()).unwrap();
     let error = format!("{:#}", xtask::config::load_file(&path).unwrap_err());
-    assert!(error.contains("evaluation.severities") && error.contains("1..=5"), "{error}");
+    assert!(
+        error.contains("evaluation.severities") && error.contains("1..=5"),
+        "{error}"
+    );
     assert!(error.contains("severity.json"), "{error}");
 
     let path = dir.path().join("array.json");

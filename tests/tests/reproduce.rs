@@ -173,4 +173,30 @@ fn reproduce_synthetic_writes_a_complete_report_and_resumes() {
         assert_eq!(stage["status"], "cached", "{stage}");
     }
     assert_eq!(again["results"], report["results"]);
+
+    // `robustness` on the exported SupCon classifier reads the architecture from the run's
+    // config and measures the same clean accuracy on the same test set.
+    let robustness_out = dir.path().join("robustness");
+    let checkpoint = out.join("linear/model.safetensors");
+    let cli = xtask::Cli::parse_from([
+        "xtask".as_ref(),
+        "robustness".as_ref(),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--data".as_ref(),
+        dir.path().as_os_str(),
+        "--dataset".as_ref(),
+        "synthetic".as_ref(),
+        "--corruptions".as_ref(),
+        "contrast".as_ref(),
+        "--severities".as_ref(),
+        "2".as_ref(),
+        "--out".as_ref(),
+        robustness_out.as_os_str(),
+    ]);
+    xtask::run(cli).unwrap_or_else(|e| panic!("robustness failed: {e:#}"));
+    let robustness = read_json(&robustness_out.join("robustness.json"));
+    assert_eq!(robustness["results"]["top1"], report["results"]["supcon"]["top1"]);
+    assert_eq!(robustness["results"]["corruptions"]["contrast"]["error"].as_array().unwrap().len(), 1);
+    assert!(robustness_out.join("robustness.md").is_file());
 }

@@ -29,16 +29,17 @@ pub enum Command {
     /// Examples:
     ///   cargo xtask reproduce                       (synthetic data, about 10 minutes on 2 cores)
     ///   cargo xtask reproduce cifar10 --data ~/data/cifar-10-batches-bin
-    ///   cargo xtask reproduce cifar10 --data DIR --preset quick --set supcon.temperature=0.5
+    ///   cargo xtask reproduce cifar10 --data DIR --preset quick --set supcon.loss.temperature=0.5
     #[command(verbatim_doc_comment)]
     Reproduce(ReproduceArgs),
     /// Run the evaluation suite alone on a trained classifier: clean top-1/top-5, calibration
     /// (ECE, reliability diagram) and error under every corruption and severity (CE, mCE and
     /// relative mCE on ImageNet).
     ///
-    /// The checkpoint is either a classifier saved by `reproduce`
-    /// (`<out>/cross_entropy/model.bpk`, `<out>/linear/model.bpk`) or a torchvision ResNet
-    /// `state_dict` converted to safetensors (`--arch resnet50`).
+    /// The checkpoint is either a classifier exported by `reproduce`
+    /// (`<out>/cross_entropy/model.safetensors`, `<out>/linear/model.safetensors`; the run's
+    /// `config.json` gives the architecture and normalisation) or a torchvision ResNet
+    /// `state_dict` saved as safetensors (`--arch resnet50`, ImageNet normalisation).
     #[command(verbatim_doc_comment)]
     Robustness(RobustnessArgs),
     /// Write corrupted copies of images in the ImageNet-C layout
@@ -156,7 +157,7 @@ pub struct ReproduceArgs {
 /// Options of `robustness`.
 #[derive(Clone, Debug, Args)]
 pub struct RobustnessArgs {
-    /// The classifier: a `.bpk` file saved by `reproduce`, or torchvision weights (`.safetensors`).
+    /// The classifier (safetensors): exported by `reproduce`, or torchvision weights.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: PathBuf,
     /// The test images: a class-folder tree, or a CIFAR binary folder with `--dataset cifar10`.

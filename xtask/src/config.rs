@@ -507,6 +507,14 @@ pub fn merge(base: &mut Value, overlay: &Value, origin: &str) -> Result<()> {
         root: &Value,
     ) -> Result<()> {
         match (base, overlay) {
+            // An enum (externally tagged, `{"Variant": {...}}`) is replaced whole, so that an
+            // overlay may pick another variant.
+            (slot @ Value::Object(_), Value::Object(o))
+                if is_enum(slot) || o.keys().any(|k| is_variant(k)) =>
+            {
+                *slot = Value::Object(o.clone());
+                Ok(())
+            }
             (Value::Object(b), Value::Object(o)) => {
                 for (key, value) in o {
                     let path = if prefix.is_empty() {
@@ -532,6 +540,18 @@ pub fn merge(base: &mut Value, overlay: &Value, origin: &str) -> Result<()> {
     }
     let root = base.clone();
     walk(base, overlay, "", origin, &root)
+}
+
+/// Whether a key names an enum variant (Burn configs serialise variants in `UpperCamelCase`).
+fn is_variant(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// Whether a JSON object is an externally tagged enum value: one key, a variant name.
+fn is_enum(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.len() == 1 && map.keys().all(|k| is_variant(k)))
 }
 
 /// Turns JSON into a [`StudyConfig`], checking that it has no key the config lacks.
@@ -636,7 +656,11 @@ fn rescale_epochs(stage: &mut Value, epochs: usize) {
     if let Some(warmup) = schedule["warmup_epochs"].as_f64() {
         schedule["warmup_epochs"] = (warmup * ratio).into();
     }
-    if let Some(milestones) = schedule["decay"]["Step"]["milestones"].as_array_mut() {
+    // `pointer_mut`, not indexing: indexing a missing key would insert it.
+    if let Some(milestones) = schedule
+        .pointer_mut("/decay/Step/milestones")
+        .and_then(Value::as_array_mut)
+    {
         for m in milestones.iter_mut() {
             let scaled = (m.as_f64().unwrap_or(0.0) * ratio).round() as u64;
             *m = scaled.into();

@@ -124,14 +124,18 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), Override
         (Value::String(_), Value::Number(_) | Value::Bool(_)) => Value::String(raw.to_string()),
         (_, parsed) => parsed,
     };
-    let compatible = match (&*slot, &new) {
-        (Value::Null, _) | (_, Value::Null) => true,
-        (Value::Number(_), Value::Number(_)) => true,
-        (Value::Bool(_), Value::Bool(_)) => true,
-        (Value::Array(_), Value::Array(_)) => true,
-        (Value::String(_) | Value::Object(_), Value::String(_) | Value::Object(_)) => true,
-        _ => false,
-    };
+    let compatible = matches!(
+        (&*slot, &new),
+        (Value::Null, _)
+            | (_, Value::Null)
+            | (Value::Number(_), Value::Number(_))
+            | (Value::Bool(_), Value::Bool(_))
+            | (Value::Array(_), Value::Array(_))
+            | (
+                Value::String(_) | Value::Object(_),
+                Value::String(_) | Value::Object(_)
+            )
+    );
     if !compatible {
         return Err(OverrideError::WrongType {
             key: key.to_string(),

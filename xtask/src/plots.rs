@@ -15,12 +15,15 @@ use crate::run_dir::RunDir;
 
 const SIZE: (u32, u32) = (800, 500);
 
-/// Per-epoch `(epoch, loss, val_acc, train_acc)` of a stage, from its `metrics.jsonl`.
-fn epoch_curves(dir: &Path) -> Vec<(f64, f64, Option<f64>, Option<f64>)> {
+/// One epoch's `(epoch, loss, val_acc, train_acc)`.
+type EpochPoint = (f64, f64, Option<f64>, Option<f64>);
+
+/// Per-epoch points of a stage, from its `metrics.jsonl`.
+fn epoch_curves(dir: &Path) -> Vec<EpochPoint> {
     let Ok(records) = read_metrics(&dir.join(METRICS_FILE)) else {
         return Vec::new();
     };
-    let mut epochs: Vec<(f64, f64, Option<f64>, Option<f64>)> = Vec::new();
+    let mut epochs: Vec<EpochPoint> = Vec::new();
     for record in records {
         if let MetricsRecord::Epoch(e) = record {
             // A resumed run may repeat an epoch line; the later one wins.
@@ -62,8 +65,7 @@ pub fn write_plots(
     let supcon_curve = epoch_curves(&run.path(SUPCON_DIR));
     let ce_curve = epoch_curves(&run.path(CROSS_ENTROPY_DIR));
     let linear_curve = epoch_curves(&run.path(LINEAR_DIR));
-    let pick = |curve: &[(f64, f64, Option<f64>, Option<f64>)],
-                f: fn(&(f64, f64, Option<f64>, Option<f64>)) -> Option<f64>| {
+    let pick = |curve: &[EpochPoint], f: fn(&EpochPoint) -> Option<f64>| {
         curve
             .iter()
             .filter_map(|p| f(p).map(|y| (p.0, y)))

@@ -13,10 +13,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use supcon_models::{ClassifierModel, HeadKind, ResNetConfig, Stem, SupConModelConfig};
+use supcon_models::{
+    ClassifierModel, ClassifierModelConfig, HeadKind, ResNet, ResNetConfig, Stem, SupConModelConfig,
+};
 use supcon_train::{
     train_cross_entropy, train_linear_probe, train_supcon, CrossEntropyTrainingConfig, DataConfig,
-    LabeledDataset, LinearProbeConfig, SupConTrainingConfig, TrainOptions, SUMMARY_FILE,
+    LabeledDataset, LinearProbeConfig, SupConTrainingConfig, TrainOptions, CLASSIFIER_MODEL_FILE,
+    CROSS_ENTROPY_MODEL_FILE, ENCODER_FILE, SUMMARY_FILE,
 };
 
 use crate::cli::{DatasetName, ReproduceArgs, Resolution};
@@ -89,6 +92,7 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
     let mut stages = Vec::new();
 
     // 1. The cross-entropy baseline.
+    let encoder = encoder_config(&config)?;
     let baseline = if args.skip_baseline {
         stages.push(StageTiming {
             stage: "cross_entropy".into(),
@@ -100,44 +104,74 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
         let dir = run.path(CROSS_ENTROPY_DIR);
         let status = stage_status(&dir);
         let start = Instant::now();
-        let outcome = train_cross_entropy(
-            &cross_entropy_config(&config)?,
-            &dir,
+        let model = if status == "cached" {
+            load_classifier(
+                &encoder,
+                num_classes,
+                &dir.join(CROSS_ENTROPY_MODEL_FILE),
+                &device,
+            )?
+        } else {
+            train_cross_entropy(
+                &cross_entropy_config(&config)?,
+                &dir,
+                &train,
+                Some(&test),
+                &device,
+                &options,
+            )
+            .context("the cross-entropy baseline failed")?
+            .model
+        };
+        finish_stage(&run, &mut stages, "cross_entropy", status, start)?;
+        export(&model, &dir, status)?;
+        Some(model)
+    };
+
+    // 2. SupCon stage 1. Stage 2 takes the encoder from its file, so that a first run and a
+    // resumed one start stage 2 from the very same bytes.
+    let supcon_dir = run.path(SUPCON_DIR);
+    let linear_dir = run.path(LINEAR_DIR);
+    let status = stage_status(&supcon_dir);
+    let linear_status = stage_status(&linear_dir);
+    let start = Instant::now();
+    if status != "cached" {
+        train_supcon(
+            &supcon_config(&config)?,
+            &supcon_dir,
+            &train,
+            &device,
+            &options,
+        )
+        .context("SupCon stage 1 failed")?;
+    }
+    finish_stage(&run, &mut stages, "supcon", status, start)?;
+
+    // 3. Stage 2: the linear classifier on the frozen encoder.
+    let start = Instant::now();
+    let linear = if linear_status == "cached" {
+        load_classifier(
+            &encoder,
+            num_classes,
+            &linear_dir.join(CLASSIFIER_MODEL_FILE),
+            &device,
+        )?
+    } else {
+        let frozen = load_encoder(&encoder, &supcon_dir.join(ENCODER_FILE), &device)?;
+        train_linear_probe(
+            &linear_config(&config),
+            &linear_dir,
+            &frozen,
             &train,
             Some(&test),
             &device,
             &options,
         )
-        .context("the cross-entropy baseline failed")?;
-        finish_stage(&run, &mut stages, "cross_entropy", status, start)?;
-        export(&outcome.model, &dir, status)?;
-        Some(outcome.model)
+        .context("SupCon stage 2 (linear classifier) failed")?
+        .model
     };
-
-    // 2. SupCon stage 1.
-    let dir = run.path(SUPCON_DIR);
-    let status = stage_status(&dir);
-    let start = Instant::now();
-    let supcon = train_supcon(&supcon_config(&config)?, &dir, &train, &device, &options)
-        .context("SupCon stage 1 failed")?;
-    finish_stage(&run, &mut stages, "supcon", status, start)?;
-
-    // 3. Stage 2: the linear classifier on the frozen encoder.
-    let dir = run.path(LINEAR_DIR);
-    let status = stage_status(&dir);
-    let start = Instant::now();
-    let linear = train_linear_probe(
-        &linear_config(&config),
-        &dir,
-        &supcon.model.encoder,
-        &train,
-        Some(&test),
-        &device,
-        &options,
-    )
-    .context("SupCon stage 2 (linear classifier) failed")?;
-    finish_stage(&run, &mut stages, "linear", status, start)?;
-    export(&linear.model, &dir, status)?;
+    finish_stage(&run, &mut stages, "linear", linear_status, start)?;
+    export(&linear, &linear_dir, linear_status)?;
 
     // 4. Evaluation of both classifiers.
     let corruption_subset =
@@ -157,7 +191,7 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<PathBuf> {
         &run,
         "supcon",
         &run.path(LINEAR_DIR).join(EXPORTED_MODEL_FILE),
-        || Classifier::new(linear.model.clone(), num_classes),
+        || Classifier::new(linear.clone(), num_classes),
         &setup,
         &eval_device,
         &mut stages,
@@ -285,6 +319,32 @@ fn finish_stage(
         wall_s,
     });
     Ok(())
+}
+
+/// Loads a finished stage's classifier from its Burn record file.
+fn load_classifier(
+    encoder: &ResNetConfig,
+    num_classes: usize,
+    path: &Path,
+    device: &Device,
+) -> Result<ClassifierModel> {
+    ClassifierModelConfig::new(encoder.clone(), num_classes)
+        .init(device)
+        .try_load_file(path)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load the finished stage's model {}: {e:?}",
+                path.display()
+            )
+        })
+}
+
+/// Loads stage 1's encoder from its Burn record file.
+fn load_encoder(encoder: &ResNetConfig, path: &Path, device: &Device) -> Result<ResNet> {
+    encoder
+        .init(device)
+        .try_load_file(path)
+        .map_err(|e| anyhow::anyhow!("cannot load the SupCon encoder {}: {e:?}", path.display()))
 }
 
 /// Writes a classifier as safetensors next to its stage's files, unless a finished stage

@@ -42,12 +42,19 @@ pub fn parse_arch(arch: &str, width: f64) -> Result<ResNetConfig> {
 /// When the file cannot be read, is not safetensors, or has no classifier weight.
 pub fn classifier_classes(path: &Path) -> Result<(usize, bool)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+    // `deserialize` checks every tensor against the file's length, so the count below is
+    // backed by data and cannot size a classifier larger than the file.
+    let tensors = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e:?}", path.display()))?;
-    let tensors = metadata.tensors();
     for (key, ours) in [("classifier.fc.weight", true), ("fc.weight", false)] {
-        if let Some(info) = tensors.get(key) {
-            return Ok((info.shape[0], ours));
+        if let Ok(view) = tensors.tensor(key) {
+            return match view.shape() {
+                &[classes, features] if classes > 0 && features > 0 => Ok((classes, ours)),
+                shape => bail!(
+                    "{}: `{key}` has shape {shape:?}, expected [classes, features]",
+                    path.display()
+                ),
+            };
         }
     }
     bail!(

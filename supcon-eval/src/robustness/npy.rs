@@ -116,7 +116,10 @@ pub fn parse_npy_u8(bytes: &[u8], path: &Path) -> Result<NpyArray, RobustnessErr
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let expected = shape.iter().product::<usize>();
+    let expected = shape
+        .iter()
+        .try_fold(1usize, |count, &dim| count.checked_mul(dim))
+        .ok_or_else(|| header_error(path, format!("shape {shape:?} has too many elements")))?;
     let actual = bytes.len() - data_start;
     if actual != expected {
         return Err(RobustnessError::NpyLength {

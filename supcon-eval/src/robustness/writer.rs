@@ -132,8 +132,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RobustnessError> {
         path.file_name().expect("a file name").to_string_lossy(),
         std::process::id()
     ));
-    std::fs::write(&temporary, bytes).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    // A failed write (a full disk) removes its partial file: readers of the tree take every
+    // file in a class folder for an image.
+    std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|error| {
+            let _ = std::fs::remove_file(&temporary);
+            io(error)
+        })
 }
 
 /// Writes corrupted copies of the image folder `input` (`<class>/<file>`) to `output` in the

@@ -50,10 +50,17 @@ impl Dataset<LabeledImage> for Stripes {
     fn get(&self, index: usize) -> Result<LabeledImage, DatasetError> {
         use rand::{Rng, SeedableRng};
         let label = index % Self::CLASSES;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed.wrapping_mul(1_000_003) + index as u64);
+        let mut rng =
+            rand::rngs::StdRng::seed_from_u64(self.seed.wrapping_mul(1_000_003) + index as u64);
         let period = 3 + (rng.next_u32() % 3);
         let phase = rng.next_u32() % period;
-        let mut colour = || image::Rgb([rng.next_u32() as u8, rng.next_u32() as u8, rng.next_u32() as u8]);
+        let mut colour = || {
+            image::Rgb([
+                rng.next_u32() as u8,
+                rng.next_u32() as u8,
+                rng.next_u32() as u8,
+            ])
+        };
         let (a, b) = (colour(), colour());
         let mut image = image::RgbImage::new(SIZE, SIZE);
         for y in 0..SIZE {
@@ -103,7 +110,12 @@ pub fn tensors<M: Module>(module: &M) -> Vec<(String, Vec<f32>)> {
             self.path.pop();
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let values = param.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            let values = param
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap();
             self.out.push((self.path.join("."), values));
         }
     }
