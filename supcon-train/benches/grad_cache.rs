@@ -55,8 +55,13 @@ fn measure(mode: &str, batch: usize) -> (f64, f64) {
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("a RESULT line");
-    let mut parts = line.split_whitespace().map(|x| x.parse::<f64>().expect("a number"));
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("a RESULT line");
+    let mut parts = line
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().expect("a number"));
     (parts.next().unwrap(), parts.next().unwrap())
 }
 
@@ -79,8 +84,7 @@ fn child(mode: &str, batch: usize) {
 
     let start = Instant::now();
     if mode == "cached" {
-        let step =
-            supcon_step_cached(&model, &loss, images, positives, views, chunk, Some(block));
+        let step = supcon_step_cached(&model, &loss, images, positives, views, chunk, Some(block));
         assert!(step.loss.is_finite());
     } else {
         let z = model.forward(images);

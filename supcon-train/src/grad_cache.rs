@@ -22,6 +22,7 @@
 //! statistics too). The running statistics are updated by both passes, so each chunk enters
 //! them twice.
 
+use burn::module::{ModuleVisitor, Param};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use supcon_core::{views_to_features, Positives, SupConLoss};
@@ -67,13 +68,19 @@ pub fn supcon_step_cached(
         "{rows} image rows cannot be split into {views} views of equal size"
     );
 
-    // Pass 1: embeddings of every chunk, without keeping any graph.
+    // Pass 1: embeddings of every chunk, without recording any graph. The parameters stop
+    // requiring gradients in this copy, so nothing is tracked, while the inputs stay on the
+    // autodiff device so that BatchNorm still normalises with the chunk's statistics.
+    // (Burn creates parameters lazily, and a copy of a parameter not yet created shares its
+    // settings with the original, so every parameter is created first.)
+    initialize_parameters(model);
+    let untracked = model.clone().no_grad();
     let mut embeddings = Vec::new();
     let mut start = 0;
     while start < rows {
         let len = chunk_rows.min(rows - start);
-        let chunk = images.clone().narrow(0, start, len);
-        embeddings.push(model.forward(chunk).detach().without_autodiff());
+        let chunk = images.clone().narrow(0, start, len).detach();
+        embeddings.push(untracked.forward(chunk).without_autodiff());
         start += len;
     }
     let embeddings = Tensor::cat(embeddings, 0); // [N, D]
@@ -118,6 +125,17 @@ pub fn supcon_step_cached(
         loss: value.into_scalar::<f32>(),
         gradients: accumulator.grads(),
     }
+}
+
+/// Forces the creation of every lazily initialised parameter of `model`.
+fn initialize_parameters(model: &SupConModel) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Touch);
 }
 
 fn autodiff_positives(positives: Positives) -> Positives {
@@ -183,6 +201,23 @@ mod tests {
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [samples]), &device);
         let loss = SupConLossConfig::new().with_temperature(0.1).init();
 
+        // The cached steps run first, on a model whose lazily created parameters do not exist
+        // yet, then the one-shot reference.
+        let cached: Vec<(Option<usize>, CachedStep)> = [None, Some(24)]
+            .into_iter()
+            .map(|block_rows| {
+                let step = supcon_step_cached(
+                    &model,
+                    &loss,
+                    images.clone(),
+                    Positives::Labels(labels.clone()),
+                    views,
+                    chunk,
+                    block_rows,
+                );
+                (block_rows, step)
+            })
+            .collect();
         let chunks: Vec<Tensor<2>> = (0..samples * views / chunk)
             .map(|c| model.forward(images.clone().narrow(0, c * chunk, chunk)))
             .collect();
@@ -196,16 +231,7 @@ mod tests {
             GradientsParams::from_grads(one_shot.backward(), &model),
         );
 
-        for block_rows in [None, Some(24)] {
-            let cached = supcon_step_cached(
-                &model,
-                &loss,
-                images.clone(),
-                Positives::Labels(labels.clone()),
-                views,
-                chunk,
-                block_rows,
-            );
+        for (block_rows, cached) in cached {
             assert!(
                 (cached.loss - one_shot_value).abs() <= 1e-5 * one_shot_value.abs(),
                 "{block_rows:?}: loss {} vs {one_shot_value}",

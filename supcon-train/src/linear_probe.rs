@@ -129,8 +129,7 @@ pub fn train_linear_probe(
     // The recorded config carries the encoder's fingerprint, so a resume with another encoder
     // is refused.
     let mut recorded = serde_json::to_value(config).expect("a Config always serialises");
-    recorded["frozen_encoder_fnv1a64"] =
-        format!("{:016x}", values_fingerprint(encoder)).into();
+    recorded["frozen_encoder_fnv1a64"] = format!("{:016x}", values_fingerprint(encoder)).into();
     let (mut session, resume) = Session::open_json(
         LINEAR_PROBE_STAGE,
         dir,
