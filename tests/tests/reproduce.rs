@@ -196,7 +196,16 @@ fn reproduce_synthetic_writes_a_complete_report_and_resumes() {
     ]);
     xtask::run(cli).unwrap_or_else(|e| panic!("robustness failed: {e:#}"));
     let robustness = read_json(&robustness_out.join("robustness.json"));
-    assert_eq!(robustness["results"]["top1"], report["results"]["supcon"]["top1"]);
-    assert_eq!(robustness["results"]["corruptions"]["contrast"]["error"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        robustness["results"]["top1"],
+        report["results"]["supcon"]["top1"]
+    );
+    assert_eq!(
+        robustness["results"]["corruptions"]["contrast"]["error"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(robustness_out.join("robustness.md").is_file());
 }
