@@ -26,8 +26,8 @@ pub use corruption::{
     Resolution, Severity,
 };
 pub use robustness::{
-    evaluate_cifar_c, evaluate_imagenet_c, evaluate_robustness, write_corrupted_folder,
-    Normaliser, RobustnessConfig, RobustnessError, RobustnessReport,
+    evaluate_cifar_c, evaluate_imagenet_c, evaluate_robustness, write_corrupted_folder, Normaliser,
+    RobustnessConfig, RobustnessError, RobustnessReport,
 };
 
 mod accuracy;
