@@ -47,6 +47,26 @@ pub struct TrainingPosition {
     /// cuts the file back to it so that no step is recorded twice.
     #[serde(default)]
     pub metrics_bytes: u64,
+    /// The running sums of the epoch in progress, so that the summary of an epoch interrupted
+    /// and resumed covers every step of it.
+    #[serde(default)]
+    pub epoch_sums: EpochSums,
+}
+
+/// Running sums of an epoch's step results. Floating-point sums are kept as their IEEE-754 bit
+/// patterns so that a checkpoint restores them exactly.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochSums {
+    /// Steps summed.
+    pub steps: usize,
+    /// Sum of the step losses (`f64::to_bits`).
+    pub loss_bits: u64,
+    /// Sum of the classifier losses, for stages that have one (`f64::to_bits`).
+    pub classifier_loss_bits: Option<u64>,
+    /// Correct predictions, for stages that count them.
+    pub correct: Option<usize>,
+    /// Rows over which `correct` was counted.
+    pub rows: usize,
 }
 
 /// One payload file of a checkpoint, as recorded in the manifest.
@@ -371,6 +391,7 @@ mod tests {
             best_val_accuracy: None,
             best_epoch: None,
             metrics_bytes: 0,
+            epoch_sums: EpochSums::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use supcon_data::{Batch, MultiViewLoader};
 
-use crate::checkpoint::{Checkpoint, TrainingPosition};
+use crate::checkpoint::{Checkpoint, EpochSums, TrainingPosition};
 use crate::error::{Result, TrainError};
 use crate::metrics::{EpochMetrics, StepMetrics};
 use crate::schedule::LrSchedule;
@@ -104,21 +104,13 @@ pub(crate) fn restore<M: Module>(
     Ok((model, optimizer))
 }
 
-#[derive(Default)]
-struct EpochSums {
-    steps: usize,
-    loss: f64,
-    classifier_loss: Option<f64>,
-    correct: Option<usize>,
-    rows: usize,
-}
-
 impl EpochSums {
     fn add(&mut self, loss: &StepLoss, rows: usize) {
         self.steps += 1;
-        self.loss += loss.total;
+        self.loss_bits = (f64::from_bits(self.loss_bits) + loss.total).to_bits();
         if let Some(value) = loss.classifier {
-            *self.classifier_loss.get_or_insert(0.0) += value;
+            let sum = self.classifier_loss_bits.map_or(0.0, f64::from_bits) + value;
+            self.classifier_loss_bits = Some(sum.to_bits());
         }
         if let Some(correct) = loss.correct {
             *self.correct.get_or_insert(0) += correct;
@@ -126,8 +118,8 @@ impl EpochSums {
         }
     }
 
-    fn mean(&self, sum: f64) -> f64 {
-        sum / self.steps.max(1) as f64
+    fn mean(&self, bits: u64) -> f64 {
+        f64::from_bits(bits) / self.steps.max(1) as f64
     }
 }
 
@@ -167,7 +159,12 @@ impl Driver<'_> {
             let epoch = position.epoch;
             self.session
                 .begin_epoch(epoch, self.epochs, steps_per_epoch, position.batch);
-            let mut sums = EpochSums::default();
+            // A resumed epoch continues the sums its checkpoint recorded.
+            let mut sums = if position.batch > 0 {
+                position.epoch_sums.clone()
+            } else {
+                EpochSums::default()
+            };
             let mut lr = self.schedule.learning_rate(position.step);
             let mut tick = Instant::now();
 
@@ -190,6 +187,7 @@ impl Driver<'_> {
                 };
                 model = next;
                 sums.add(&loss, rows);
+                position.epoch_sums = sums.clone();
 
                 let now = Instant::now();
                 let images_per_sec = size as f64 / (now - tick).as_secs_f64().max(1e-9);
@@ -243,12 +241,13 @@ impl Driver<'_> {
             }
             position.epoch += 1;
             position.batch = 0;
+            position.epoch_sums = EpochSums::default();
             let metrics = EpochMetrics {
                 stage: self.session.stage.to_string(),
                 epoch,
                 step: position.step,
-                loss: sums.mean(sums.loss),
-                classifier_loss: sums.classifier_loss.map(|l| sums.mean(l)),
+                loss: sums.mean(sums.loss_bits),
+                classifier_loss: sums.classifier_loss_bits.map(|l| sums.mean(l)),
                 train_acc: sums.correct.map(|c| c as f64 / sums.rows.max(1) as f64),
                 lr,
                 images_per_sec: self.session.epoch_throughput(),

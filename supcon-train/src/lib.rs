@@ -80,8 +80,8 @@ mod session;
 mod step;
 
 pub use checkpoint::{
-    open as open_checkpoint, write_atomically, Checkpoint, CheckpointStore, TrainingPosition,
-    CHECKPOINT_FORMAT_VERSION, MANIFEST_FILE,
+    open as open_checkpoint, write_atomically, Checkpoint, CheckpointStore, EpochSums,
+    TrainingPosition, CHECKPOINT_FORMAT_VERSION, MANIFEST_FILE,
 };
 pub use config::{
     CheckpointConfig, ContrastiveMethod, CrossEntropyTrainingConfig, LinearProbeConfig,

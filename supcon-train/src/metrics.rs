@@ -39,8 +39,8 @@ pub struct EpochMetrics {
     pub epoch: usize,
     /// The global step count at the end of the epoch.
     pub step: usize,
-    /// The mean training loss over the epoch's steps (those run since a resume, if it resumed
-    /// mid-epoch).
+    /// The mean training loss over all the epoch's steps (a mid-epoch resume continues the
+    /// sums its checkpoint recorded).
     pub loss: f64,
     /// The mean classifier loss in joint training.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,9 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::checkpoint::{write_atomically, Checkpoint, CheckpointStore, TrainingPosition};
+use crate::checkpoint::{
+    write_atomically, Checkpoint, CheckpointStore, EpochSums, TrainingPosition,
+};
 use crate::config::CheckpointConfig;
 use crate::data::LabeledDataset;
 use crate::error::{Result, TrainError};
@@ -206,6 +208,7 @@ impl Session {
             best_val_accuracy: None,
             best_epoch: None,
             metrics_bytes: 0,
+            epoch_sums: EpochSums::default(),
         }
     }
 

@@ -38,6 +38,18 @@ fn steps(dir: &Path) -> Vec<StepMetrics> {
         .collect()
 }
 
+/// The epoch lines' mean losses, as bits.
+fn epoch_losses(dir: &Path) -> Vec<(usize, u64)> {
+    read_metrics(&dir.join(METRICS_FILE))
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r {
+            MetricsRecord::Epoch(epoch) => Some((epoch.epoch, epoch.loss.to_bits())),
+            MetricsRecord::Step(_) => None,
+        })
+        .collect()
+}
+
 fn losses(dir: &Path) -> Vec<(usize, u64)> {
     steps(dir)
         .iter()
@@ -49,7 +61,7 @@ fn losses(dir: &Path) -> Vec<(usize, u64)> {
 /// resumed, and (b) a run stopped at step 5 whose mid-epoch checkpoint is then lost, as if the
 /// process had been killed, so it resumes from the end of epoch 0 and replays. All three end
 /// with bit-identical weights and BatchNorm statistics, and the same per-step losses in
-/// `metrics.jsonl`, each step recorded once.
+/// `metrics.jsonl`, each step recorded once; the interrupted epoch's mean loss is exact too.
 #[test]
 fn interrupted_runs_resume_to_bit_identical_weights() {
     let device = Device::flex();
@@ -76,6 +88,9 @@ fn interrupted_runs_resume_to_bit_identical_weights() {
     assert!(resumed.summary.completed);
     assert_bit_identical(&reference.model, &resumed.model);
     assert_eq!(losses(reference_dir.path()), losses(resumed_dir.path()));
+    // The epoch that was interrupted reports the mean over all its steps, not only those run
+    // after the resume.
+    assert_eq!(epoch_losses(reference_dir.path()), epoch_losses(resumed_dir.path()));
 
     // (b) lose the newest (mid-epoch) checkpoint, resume from the epoch boundary.
     let killed_dir = tempfile::tempdir().unwrap();

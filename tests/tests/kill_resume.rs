@@ -220,10 +220,6 @@ fn read_json(path: &Path) -> Value {
 }
 
 /// The metrics of a stage without the wall-clock fields.
-///
-/// NOTE: an epoch line's `loss`, `classifier_loss` and `train_acc` are means over the steps run
-/// since the last resume (as `EpochMetrics` documents), so after a mid-epoch resume they differ
-/// from the uninterrupted run's; they are left out here, every step line is compared in full.
 fn metrics(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -233,11 +229,6 @@ fn metrics(path: &Path) -> Vec<Value> {
             let object = value.as_object_mut().unwrap();
             object.remove("images_per_sec");
             object.remove("seconds");
-            if object["kind"] == "epoch" {
-                for mean in ["loss", "classifier_loss", "train_acc"] {
-                    object.remove(mean);
-                }
-            }
             value
         })
         .collect()
