@@ -90,7 +90,10 @@ fn interrupted_runs_resume_to_bit_identical_weights() {
     assert_eq!(losses(reference_dir.path()), losses(resumed_dir.path()));
     // The epoch that was interrupted reports the mean over all its steps, not only those run
     // after the resume.
-    assert_eq!(epoch_losses(reference_dir.path()), epoch_losses(resumed_dir.path()));
+    assert_eq!(
+        epoch_losses(reference_dir.path()),
+        epoch_losses(resumed_dir.path())
+    );
 
     // (b) lose the newest (mid-epoch) checkpoint, resume from the epoch boundary.
     let killed_dir = tempfile::tempdir().unwrap();
