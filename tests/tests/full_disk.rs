@@ -38,6 +38,7 @@ fn position(step: usize) -> TrainingPosition {
         best_val_accuracy: None,
         best_epoch: None,
         metrics_bytes: 0,
+        epoch_sums: Default::default(),
     }
 }
 
