@@ -66,6 +66,7 @@ mod config;
 mod contrastive;
 mod cross_entropy;
 mod data;
+mod data_parallel;
 mod driver;
 mod error;
 mod evaluate;
@@ -96,6 +97,7 @@ pub use cross_entropy::{
     CROSS_ENTROPY_MODEL_FILE, CROSS_ENTROPY_STAGE,
 };
 pub use data::{Augmentation, DataConfig, ImageDataset, LabeledDataset};
+pub use data_parallel::{supcon_step_data_parallel, Shard};
 pub use driver::TrainSummary;
 pub use error::{Result, TrainError};
 pub use grad_cache::{supcon_step_cached, CachedStep};
