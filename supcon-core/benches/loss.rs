@@ -24,7 +24,10 @@ fn main() {
     let labels: Vec<i64> = (0..batch as i64).map(|i| (i * 7919) % classes).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
 
-    println!("SupCon loss, forward + backward, {batch} x {views} views x {dim}, t = 0.1, {classes} classes, flex");
+    println!(
+        "SupCon loss, forward + backward, {batch} x {views} views x {dim}, t = 0.1, \
+         {classes} classes, flex"
+    );
     for summation in [Summation::Outside, Summation::Inside] {
         let loss = SupConLossConfig::new()
             .with_temperature(0.1)

@@ -68,8 +68,8 @@ impl MemoryBank {
     ///
     /// The contrast set is the batch's views (view-major, as in [`SupConLoss`]) followed by the
     /// memory; self pairs are excluded; the loss's summation, denominator, contrast mode and
-    /// temperatures apply unchanged. After the loss is computed the batch's detached views enter the
-    /// memory and the oldest rows beyond the capacity leave it.
+    /// temperatures apply unchanged. After the loss is computed the batch's detached views enter
+    /// the memory and the oldest rows beyond the capacity leave it.
     ///
     /// # Shapes
     /// - `features`: `[B, V, D]`, L2-normalised along `D`

@@ -286,7 +286,8 @@ impl SupConLoss {
                 assert_eq!(
                     labels.dims(),
                     [batch],
-                    "SupCon labels must have one entry per sample: {} labels for a batch of {batch}",
+                    "SupCon labels must have one entry per sample: \
+                     {} labels for a batch of {batch}",
                     labels.dims()[0]
                 );
                 let labels = labels.to_device(&device);

@@ -249,7 +249,8 @@ fn matches_official_tensorflow_contrastive_loss_on_every_record() {
             let scale = record["scale_by_temperature"].as_bool().unwrap();
             let cap = record["positives_cap"].as_i64().unwrap();
             let what = format!(
-                "input {name}, {summation:?}/{denominator:?}/{contrast_mode:?}, scale {scale}, cap {cap}"
+                "input {name}, {summation:?}/{denominator:?}/{contrast_mode:?}, \
+                 scale {scale}, cap {cap}"
             );
 
             // TF's scale_by_temperature multiplies by T: base temperature 1; otherwise T.

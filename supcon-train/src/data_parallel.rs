@@ -92,31 +92,10 @@ pub fn supcon_step_data_parallel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::{ModuleVisitor, Param};
+    use crate::grad_cache::flat_gradients;
     use burn::tensor::Distribution;
     use supcon_core::SupConLossConfig;
     use supcon_models::{ResNetConfig, SupConModelConfig};
-
-    fn flat(model: &SupConModel, mut gradients: GradientsParams) -> Vec<f32> {
-        struct Collect<'a> {
-            grads: &'a mut GradientsParams,
-            out: Vec<f32>,
-        }
-        impl ModuleVisitor for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                if let Some(g) = self.grads.remove::<D>(param.id) {
-                    self.out
-                        .extend(g.to_data().convert::<f32>().try_to_vec::<f32>().unwrap());
-                }
-            }
-        }
-        let mut visitor = Collect {
-            grads: &mut gradients,
-            out: Vec::new(),
-        };
-        model.visit(&mut visitor);
-        visitor.out
-    }
 
     /// Two shards (3 and 5 samples, 2 views) on two device handles against the same
     /// computation in one graph on one device, the encoder run shard by shard (so BatchNorm sees
@@ -167,13 +146,13 @@ mod tests {
             Positives::Labels(Tensor::cat(labels, 0)),
         );
         let reference_value: f32 = reference.clone().into_scalar();
-        let reference_grads = flat(
+        let reference_grads = flat_gradients(
             &model,
             GradientsParams::from_grads(reference.backward(), &model),
         );
 
         assert!((parallel.loss - reference_value).abs() <= 1e-5 * reference_value.abs());
-        let parallel_grads = flat(&model, parallel.gradients);
+        let parallel_grads = flat_gradients(&model, parallel.gradients);
         assert_eq!(parallel_grads.len(), reference_grads.len());
         assert!(
             parallel_grads.len() > 1000,

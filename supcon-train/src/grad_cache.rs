@@ -146,6 +146,29 @@ fn autodiff_positives(positives: Positives) -> Positives {
     }
 }
 
+/// Every parameter gradient of `model`, flattened in module order (test helper).
+#[cfg(test)]
+pub(crate) fn flat_gradients(model: &SupConModel, mut gradients: GradientsParams) -> Vec<f32> {
+    struct Collect<'a> {
+        grads: &'a mut GradientsParams,
+        out: Vec<f32>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.remove::<D>(param.id) {
+                self.out
+                    .extend(g.to_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+            }
+        }
+    }
+    let mut visitor = Collect {
+        grads: &mut gradients,
+        out: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    visitor.out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,28 +182,6 @@ mod tests {
         SupConModelConfig::new(encoder)
             .with_projection_dim(16)
             .init(device)
-    }
-
-    fn flat_grads(model: &SupConModel, mut gradients: GradientsParams) -> Vec<f32> {
-        use burn::module::{ModuleVisitor, Param};
-        struct Collect<'a> {
-            grads: &'a mut GradientsParams,
-            out: Vec<f32>,
-        }
-        impl ModuleVisitor for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                if let Some(g) = self.grads.remove::<D>(param.id) {
-                    self.out
-                        .extend(g.to_data().convert::<f32>().try_to_vec::<f32>().unwrap());
-                }
-            }
-        }
-        let mut visitor = Collect {
-            grads: &mut gradients,
-            out: Vec::new(),
-        };
-        model.visit(&mut visitor);
-        visitor.out
     }
 
     #[test]
@@ -226,7 +227,7 @@ mod tests {
             Positives::Labels(labels.clone()),
         );
         let one_shot_value: f32 = one_shot.clone().into_scalar();
-        let one_shot_grads = flat_grads(
+        let one_shot_grads = flat_gradients(
             &model,
             GradientsParams::from_grads(one_shot.backward(), &model),
         );
@@ -237,7 +238,7 @@ mod tests {
                 "{block_rows:?}: loss {} vs {one_shot_value}",
                 cached.loss
             );
-            let cached_grads = flat_grads(&model, cached.gradients);
+            let cached_grads = flat_gradients(&model, cached.gradients);
             assert_eq!(cached_grads.len(), one_shot_grads.len());
             assert!(
                 cached_grads.len() > 10_000,
