@@ -111,7 +111,12 @@ fn main() {
             "approximate": context.is_approximate(corruption),
         }));
     }
-    println!("\nwhole suite, 1 thread:      {:.3} s  ({:.1}x the Python reference's {PYTHON_SUITE_SECONDS} s)", single, PYTHON_SUITE_SECONDS / single);
+    println!(
+        "\nwhole suite, 1 thread:      {:.3} s  ({:.1}x the Python reference's \
+         {PYTHON_SUITE_SECONDS} s)",
+        single,
+        PYTHON_SUITE_SECONDS / single
+    );
     println!(
         "whole suite, {threads:>2} threads:    {:.3} s  ({:.1}x)",
         parallel,

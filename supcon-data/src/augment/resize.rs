@@ -339,7 +339,8 @@ mod tests {
 
     #[test]
     fn shorter_side_size_follows_torchvision() {
-        // torchvision: resize(img of H=375, W=500, 256) -> [256, int(256 * 500 / 375)] = [256, 341].
+        // torchvision: resize(img of H=375, W=500, 256)
+        //   -> [256, int(256 * 500 / 375)] = [256, 341].
         assert_eq!(shorter_side_size(500, 375, 256), (341, 256));
         assert_eq!(shorter_side_size(375, 500, 256), (256, 341));
         assert_eq!(shorter_side_size(96, 96, 72), (72, 72));

@@ -46,10 +46,16 @@ pub enum CorruptionError {
     #[error("severity {0} is outside 1..=5")]
     InvalidSeverity(u8),
     /// A name that is not one of the 19 corruptions.
-    #[error("unknown corruption `{0}`; expected one of the ImageNet-C folder names (e.g. `gaussian_noise`)")]
+    #[error(
+        "unknown corruption `{0}`; expected one of the ImageNet-C folder names \
+         (e.g. `gaussian_noise`)"
+    )]
     UnknownCorruption(String),
     /// An image with no pixels, or too small for the corruption.
-    #[error("a {width}x{height} image is too small for {corruption} (needs at least {minimum}x{minimum})")]
+    #[error(
+        "a {width}x{height} image is too small for {corruption} \
+         (needs at least {minimum}x{minimum})"
+    )]
     ImageTooSmall {
         /// The corruption.
         corruption: Corruption,
@@ -69,7 +75,10 @@ pub enum CorruptionError {
         source: image::ImageError,
     },
     /// A frost texture smaller than the crop the corruption takes from it.
-    #[error("frost texture {name} is {width}x{height} after scaling, smaller than the {crop}x{crop} crop")]
+    #[error(
+        "frost texture {name} is {width}x{height} after scaling, \
+         smaller than the {crop}x{crop} crop"
+    )]
     FrostTextureTooSmall {
         /// The texture's file name.
         name: String,

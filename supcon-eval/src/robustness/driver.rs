@@ -304,13 +304,7 @@ where
     }
     bar.finish_and_clear();
 
-    let (error, ece, nll, num_samples) = clean.finish(config.num_bins)?;
-    let clean = CleanResult {
-        error,
-        ece: Some(ece),
-        nll: Some(nll),
-        num_samples,
-    };
+    let clean = clean_result(clean.finish(config.num_bins)?);
     let results = cells
         .iter()
         .zip(&stats)
@@ -368,6 +362,17 @@ where
     stats.finish(config.num_bins)
 }
 
+/// The clean row of a report from `(error, ece, nll, samples)`.
+fn clean_result(stats: (f64, f64, f64, usize)) -> CleanResult {
+    let (error, ece, nll, num_samples) = stats;
+    CleanResult {
+        error,
+        ece: Some(ece),
+        nll: Some(nll),
+        num_samples,
+    }
+}
+
 fn cell_result(
     corruption: Corruption,
     severity: Severity,
@@ -404,13 +409,7 @@ where
     D: Dataset<S> + ?Sized,
     S: LabeledSample,
 {
-    let (error, ece, nll, num_samples) = evaluate_set(model, clean, true, config, device)?;
-    let clean = CleanResult {
-        error,
-        ece: Some(ece),
-        nll: Some(nll),
-        num_samples,
-    };
+    let clean = clean_result(evaluate_set(model, clean, true, config, device)?);
     let cells = config.cells();
     let bar = config.progress_bar(cells.len());
     let mut results = Vec::new();
@@ -445,13 +444,7 @@ where
     D: Dataset<S> + ?Sized,
     S: LabeledSample,
 {
-    let (error, ece, nll, num_samples) = evaluate_set(model, clean, false, config, device)?;
-    let clean = CleanResult {
-        error,
-        ece: Some(ece),
-        nll: Some(nll),
-        num_samples,
-    };
+    let clean = clean_result(evaluate_set(model, clean, false, config, device)?);
     let bar = config.progress_bar(config.corruptions.len() * config.severities.len());
     let mut results = Vec::new();
     for &corruption in &config.corruptions {
