@@ -1,11 +1,21 @@
 //! A built-in synthetic dataset: procedurally drawn shapes on textured backgrounds.
 //!
 //! Each class is a shape family (disk, square, triangle, ring, cross, star, crescent, hexagon,
-//! dumbbell, L). Everything else varies at random and carries no class information: the
-//! foreground and background colours, position, scale, rotation, a mild stretch, shading, a
-//! background grating and gradient, a distracting stroke, and pixel noise. So colour, position
-//! and orientation cues are useless; the class is the outline, which a small CNN learns and which
-//! survives SupCon's crops, flips, colour jitter and greyscale.
+//! dumbbell, L). Everything else varies at random and carries no class information: the hue,
+//! saturation and brightness of the foreground and background, position, scale, rotation, a
+//! mild stretch, shading, a background grating and gradient, a distracting stroke of any colour,
+//! and pixel noise. So colour, position and orientation cues are useless; the class is the
+//! outline, which a small CNN learns and which survives SupCon's crops, flips, colour jitter and
+//! greyscale.
+//!
+//! One regularity is kept on purpose: the shape is lit, brighter than its background, and the
+//! colours are muted (saturation below [`MAX_SATURATION`]), as objects under a light often are.
+//! With fully random colours and polarity, a randomly initialised encoder's features carry no
+//! class signal at all (same-class and cross-class cosine similarities are equal), and SupCon
+//! then collapses every embedding to one point within the first epoch, a fixed point it never
+//! leaves; the cross-entropy loss has no such fixed point. With lit, muted shapes the SupCon
+//! loss leaves the collapse value after a few epochs and a linear probe on the encoder reaches
+//! over 90% on 5 classes.
 //!
 //! Images are drawn in [`Dataset::get`] from a seed derived from (dataset seed, split, index),
 //! so nothing is stored and a dataset of any size opens instantly; drawing one 32 px image takes
@@ -195,6 +205,13 @@ fn segment_distance(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
     length(pax - bax * t, pay - bay * t)
 }
 
+/// Largest saturation (HSV) of the background and foreground colours.
+pub const MAX_SATURATION: f32 = 0.35;
+/// Range of the background's brightness (HSV value).
+const BACKGROUND_VALUE: std::ops::Range<f32> = 0.10..0.35;
+/// Range of the foreground's brightness (HSV value), above every background.
+const FOREGROUND_VALUE: std::ops::Range<f32> = 0.65..0.90;
+
 fn random_colour(rng: &mut AugmentRng) -> [f32; 3] {
     [
         rng.random::<f32>(),
@@ -203,18 +220,41 @@ fn random_colour(rng: &mut AugmentRng) -> [f32; 3] {
     ]
 }
 
-fn luminance(c: [f32; 3]) -> f32 {
-    0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+/// A colour of uniformly random hue, saturation below [`MAX_SATURATION`] and brightness in
+/// `value`.
+fn muted_colour(rng: &mut AugmentRng, value: std::ops::Range<f32>) -> [f32; 3] {
+    let hue = rng.random::<f32>();
+    let saturation = rng.random_range(0.0..MAX_SATURATION);
+    let value = rng.random_range(value);
+    hsv_to_rgb(hue, saturation, value)
+}
+
+/// HSV (each in `[0, 1]`) to RGB.
+fn hsv_to_rgb(hue: f32, saturation: f32, value: f32) -> [f32; 3] {
+    let h = (hue * 6.0).rem_euclid(6.0);
+    let sector = h.floor();
+    let f = h - sector;
+    let p = value * (1.0 - saturation);
+    let q = value * (1.0 - saturation * f);
+    let t = value * (1.0 - saturation * (1.0 - f));
+    match sector as u8 {
+        0 => [value, t, p],
+        1 => [q, value, p],
+        2 => [p, value, t],
+        3 => [p, q, value],
+        4 => [t, p, value],
+        _ => [value, p, q],
+    }
 }
 
 /// Draws one image of class `class` with all nuisance factors taken from `rng`.
 fn draw_image(size: u32, class: usize, rng: &mut AugmentRng) -> RgbImage {
     let side = size as f32;
 
-    // Background: a colour, blended towards a second colour by a sinusoidal grating, plus a
+    // Background: a dim colour, blended towards a second one by a sinusoidal grating, plus a
     // linear brightness gradient.
-    let background = random_colour(rng);
-    let background_alt = random_colour(rng);
+    let background = muted_colour(rng, BACKGROUND_VALUE);
+    let background_alt = muted_colour(rng, BACKGROUND_VALUE);
     let grating_amount = rng.random_range(0.0..0.6f32);
     let grating_frequency = rng.random_range(1.0..5.0f32) * TAU / side;
     let grating_angle = rng.random_range(0.0..PI);
@@ -224,18 +264,8 @@ fn draw_image(size: u32, class: usize, rng: &mut AugmentRng) -> RgbImage {
     let gradient_angle = rng.random_range(0.0..TAU);
     let (gradient_dx, gradient_dy) = (gradient_angle.cos(), gradient_angle.sin());
 
-    // Foreground colour, redrawn until it stands out from the background.
-    let mut foreground = random_colour(rng);
-    for _ in 0..16 {
-        let contrast = (luminance(foreground) - luminance(background)).abs();
-        let distance: f32 = (0..3)
-            .map(|c| (foreground[c] - background[c]).powi(2))
-            .sum();
-        if contrast > 0.2 || distance.sqrt() > 0.5 {
-            break;
-        }
-        foreground = random_colour(rng);
-    }
+    // Foreground: a bright colour, so it always stands out from the background.
+    let foreground = muted_colour(rng, FOREGROUND_VALUE);
     let shading = rng.random_range(-0.25..0.25f32);
 
     // Placement: radius, centre, rotation and a mild anisotropic stretch.
@@ -354,6 +384,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn hsv_conversion_matches_hand_computed_colours() {
+        let cases: [((f32, f32, f32), [f32; 3]); 6] = [
+            ((0.0, 1.0, 1.0), [1.0, 0.0, 0.0]),
+            ((1.0 / 3.0, 1.0, 1.0), [0.0, 1.0, 0.0]),
+            ((2.0 / 3.0, 0.5, 0.8), [0.4, 0.4, 0.8]),
+            // Hue 0.1 is 0.6 of the way from red to yellow: green = v (1 - s (1 - 0.6)).
+            ((0.1, 0.5, 0.6), [0.6, 0.48, 0.3]),
+            ((0.5, 0.0, 0.3), [0.3, 0.3, 0.3]),
+            ((1.0, 1.0, 0.5), [0.5, 0.0, 0.0]),
+        ];
+        for ((h, s, v), expected) in cases {
+            let rgb = hsv_to_rgb(h, s, v);
+            for c in 0..3 {
+                assert!(
+                    (rgb[c] - expected[c]).abs() < 1e-5,
+                    "hsv({h}, {s}, {v}) = {rgb:?}, expected {expected:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn foreground_colours_are_muted_and_brighter_than_every_background() {
+        let mut rng = rng_from_seed(7);
+        for _ in 0..1000 {
+            for (range, colour) in [
+                (BACKGROUND_VALUE, muted_colour(&mut rng, BACKGROUND_VALUE)),
+                (FOREGROUND_VALUE, muted_colour(&mut rng, FOREGROUND_VALUE)),
+            ] {
+                let max = colour.iter().copied().fold(f32::MIN, f32::max);
+                let min = colour.iter().copied().fold(f32::MAX, f32::min);
+                assert!(
+                    range.contains(&max),
+                    "{colour:?} outside value range {range:?}"
+                );
+                assert!(
+                    (max - min) / max <= MAX_SATURATION,
+                    "{colour:?} too saturated"
+                );
+            }
+        }
+        assert!(BACKGROUND_VALUE.end < FOREGROUND_VALUE.start);
     }
 
     #[test]

@@ -323,10 +323,13 @@ where
         .collect::<Result<Vec<_>, RobustnessError>>()?;
     let report = RobustnessReport::compute(clean, results, normaliser)?;
     log::info!(
-        "robustness: clean error {:.4}, mean corruption error {:.4}, mCE {:?}",
+        "robustness: clean error {:.4}, mean error over the evaluated benchmark corruptions {:.4}, \
+         mCE {}",
         report.clean.error,
         report.mean_corruption_error,
-        report.mce
+        report
+            .mce
+            .map_or_else(|| "n/a (needs all 15 and a baseline)".to_string(), |v| format!("{v:.2}"))
     );
     Ok(report)
 }
