@@ -27,7 +27,7 @@ pub enum Command {
     /// and evaluations are skipped.
     ///
     /// Examples:
-    ///   cargo xtask reproduce                       (synthetic data, about 10 minutes on 2 cores)
+    ///   cargo xtask reproduce                       (synthetic data, about 8 minutes on 2 cores)
     ///   cargo xtask reproduce cifar10 --data ~/data/cifar-10-batches-bin
     ///   cargo xtask reproduce cifar10 --data DIR --preset quick --set supcon.loss.temperature=0.5
     #[command(verbatim_doc_comment)]
@@ -122,7 +122,7 @@ pub struct ReproduceArgs {
     /// Start from the paper's recipe or from the quick schedule.
     #[arg(long, value_enum, default_value_t = PresetChoice::Paper)]
     pub preset: PresetChoice,
-    /// Override one preset value by its dotted key, e.g. `--set supcon.temperature=0.5`
+    /// Override one preset value by its dotted key, e.g. `--set supcon.loss.temperature=0.5`
     /// (repeatable; the value is JSON, or a plain string).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
