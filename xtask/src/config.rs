@@ -445,11 +445,21 @@ pub fn configs_dir() -> PathBuf {
 }
 
 /// The workspace root (the folder above this crate).
+///
+/// `cargo run` passes the crate's folder at run time, which is preferred over the one compiled
+/// in: a binary built in one clone and reused from a shared target folder by another must work
+/// on the clone that ran it.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
+    let root_of = |manifest_dir: &Path| {
+        manifest_dir
+            .parent()
+            .filter(|root| root.join("xtask").join("Cargo.toml").is_file())
+            .map(Path::to_path_buf)
+    };
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|dir| root_of(Path::new(&dir)))
+        .or_else(|| root_of(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The presets compiled into the binary, used when `configs/` is not on disk.

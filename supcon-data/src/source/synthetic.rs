@@ -211,6 +211,7 @@ pub const MAX_SATURATION: f32 = 0.35;
 const BACKGROUND_VALUE: std::ops::Range<f32> = 0.10..0.35;
 /// Range of the foreground's brightness (HSV value), above every background.
 const FOREGROUND_VALUE: std::ops::Range<f32> = 0.65..0.90;
+const _: () = assert!(BACKGROUND_VALUE.end < FOREGROUND_VALUE.start);
 
 fn random_colour(rng: &mut AugmentRng) -> [f32; 3] {
     [
@@ -428,7 +429,6 @@ mod tests {
                 );
             }
         }
-        assert!(BACKGROUND_VALUE.end < FOREGROUND_VALUE.start);
     }
 
     #[test]
