@@ -97,6 +97,20 @@ pub struct SupConLossConfig {
 }
 
 impl SupConLossConfig {
+    /// The loss of embeddings collapsed to one point, `(t / t_b) ln(N - 1)` for `N` samples in
+    /// the batch counted in views (batch size x views): with every logit equal, each positive
+    /// gets probability `1 / (N - 1)`, whatever the labels. A stage-1 run whose loss sits at this
+    /// value has collapsed (or not yet left the collapse); it is also close to the loss of
+    /// embeddings that ignore the labels.
+    ///
+    /// `None` when the value depends on the labels (a denominator other than
+    /// [`Denominator::All`], or capped positives) or when `samples < 2`.
+    pub fn collapse_value(&self, samples: usize) -> Option<f64> {
+        let label_free = self.denominator == Denominator::All && self.max_positives.is_none();
+        (label_free && samples >= 2)
+            .then(|| self.temperature / self.base_temperature * ((samples - 1) as f64).ln())
+    }
+
     /// Builds the loss.
     ///
     /// # Panics

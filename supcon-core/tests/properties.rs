@@ -505,3 +505,46 @@ fn loss_on_gathered_shards_equals_the_single_device_loss() {
         assert!((a - b).abs() <= 1e-6 + 1e-5 * a.abs(), "{a} vs {b}");
     }
 }
+
+#[test]
+fn collapsed_embeddings_cost_the_collapse_value() {
+    // Hand computation: batch 64 x 2 views, t = 0.1, t_b = 0.07: (0.1 / 0.07) ln 127 = 6.92027.
+    let paper = SupConLossConfig::new();
+    let expected = paper.collapse_value(128).unwrap();
+    assert!((expected - 6.920_27).abs() < 1e-5, "{expected}");
+
+    // Every sample and view on one unit vector: the loss equals that value for any labels and
+    // either summation, supervised or not.
+    let batch = 6;
+    let device = device();
+    let one_point = Tensor::<3>::ones([batch, 2, 4], &device) / 2.0;
+    for summation in [Summation::Outside, Summation::Inside] {
+        let config = SupConLossConfig::new()
+            .with_temperature(0.5)
+            .with_summation(summation);
+        let collapse = config.collapse_value(batch * 2).unwrap();
+        let loss = config.init();
+        for positives in [
+            Positives::Labels(labels(&[0, 1, 0, 2, 1, 2])),
+            Positives::Labels(labels(&[0, 0, 0, 0, 1, 1])),
+            Positives::None,
+        ] {
+            let value = scalar(loss.forward(one_point.clone(), positives));
+            assert!(
+                (f64::from(value) - collapse).abs() < 1e-4,
+                "{summation:?}: loss {value} against collapse value {collapse}"
+            );
+        }
+    }
+
+    // Where the value depends on the labels there is none.
+    let others = SupConLossConfig::new().with_denominator(Denominator::OnlyNegatives);
+    assert_eq!(others.collapse_value(128), None);
+    assert_eq!(
+        SupConLossConfig::new()
+            .with_max_positives(Some(2))
+            .collapse_value(128),
+        None
+    );
+    assert_eq!(paper.collapse_value(1), None);
+}

@@ -71,6 +71,17 @@ pub fn write_plots(
             .filter_map(|p| f(p).map(|y| (p.0, y)))
             .collect::<Vec<_>>()
     };
+    let mut supcon_series = vec![("SupCon".to_string(), pick(&supcon_curve, |p| Some(p.1)))];
+    // The value of embeddings collapsed to one point, so that a run stuck there shows at a
+    // glance (full batches; a smaller last batch lowers it slightly).
+    let anchors = config.supcon.batch_size * config.supcon.views;
+    if let Some(collapse) = config.supcon.loss.collapse_value(anchors) {
+        supcon_series.push((
+            format!("collapsed to one point, (t / t_b) ln({anchors} - 1) = {collapse:.3}"),
+            // One point per epoch, so that the legend avoids the line as it avoids the curve.
+            supcon_curve.iter().map(|p| (p.0, collapse)).collect(),
+        ));
+    }
     draw(
         "supcon_loss.png",
         plot_lines(
@@ -78,7 +89,7 @@ pub fn write_plots(
             "SupCon stage 1: training loss",
             "epoch",
             "SupCon loss",
-            &[("SupCon", pick(&supcon_curve, |p| Some(p.1)))],
+            &supcon_series,
             SIZE,
         ),
     )?;
