@@ -73,7 +73,7 @@ pub fn write_plots(
     };
     let mut supcon_series = vec![("SupCon".to_string(), pick(&supcon_curve, |p| Some(p.1)))];
     // The value of embeddings collapsed to one point, so that a run stuck there shows at a
-    // glance (full batches; a smaller last batch lowers it slightly).
+    // glance (stage 1 drops incomplete batches, so every batch has this many anchors).
     let anchors = config.supcon.batch_size * config.supcon.views;
     if let Some(collapse) = config.supcon.loss.collapse_value(anchors) {
         supcon_series.push((
