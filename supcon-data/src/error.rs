@@ -54,6 +54,24 @@ pub enum DataError {
         expected: String,
     },
 
+    /// A record of a dataset file carries a label outside the dataset's classes.
+    #[error(
+        "{dataset}: record {record} of {path} has label {label}, outside the {num_classes} \
+         classes (a corrupt file, or one of another dataset)"
+    )]
+    LabelOutOfRange {
+        /// Which dataset was being opened.
+        dataset: &'static str,
+        /// The file holding the record.
+        path: PathBuf,
+        /// The record's index within that file (0-based).
+        record: usize,
+        /// The label it carries.
+        label: usize,
+        /// The number of classes of the dataset.
+        num_classes: usize,
+    },
+
     /// An ImageFolder root holds no class folders.
     #[error(
         "no class folders under {root}; expected the layout <root>/<class>/<image> \

@@ -152,6 +152,62 @@ fn cifar100_reads_fine_or_coarse_labels_from_a_nested_folder() {
     assert_eq!(coarse.class_names()[4], "fruit_and_vegetables");
 }
 
+#[test]
+fn cifar_labels_outside_the_classes_are_rejected_at_open_naming_file_and_record() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three records of data_batch_2.bin, the middle one labelled 10 (CIFAR-10 has 0..=9).
+    let write_batches = |bad: u8| {
+        for i in 1..=5 {
+            let labels = if i == 2 { [3, bad, 9] } else { [0, 1, 2] };
+            let bytes: Vec<u8> = labels.into_iter().flat_map(cifar10_record).collect();
+            std::fs::write(dir.path().join(format!("data_batch_{i}.bin")), bytes).unwrap();
+        }
+    };
+    write_batches(10);
+    let error =
+        CifarDataset::cifar10_with(dir.path(), Split::Train, SizeCheck::WholeRecords).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            DataError::LabelOutOfRange {
+                record: 1,
+                label: 10,
+                num_classes: 10,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("data_batch_2.bin") && message.contains("record 1 "),
+        "{message}"
+    );
+    // The same files with a valid label open, with every record.
+    write_batches(9);
+    let dataset =
+        CifarDataset::cifar10_with(dir.path(), Split::Train, SizeCheck::WholeRecords).unwrap();
+    assert_eq!(dataset.len(), 15);
+    assert_eq!(dataset.get(4).unwrap().label, 9);
+
+    // CIFAR-100 checks the label in use: fine label 99 is valid, coarse label 20 is not.
+    let mut bytes = vec![20u8, 99];
+    bytes.extend(std::iter::repeat_n(0u8, 3072));
+    std::fs::write(dir.path().join("test.bin"), &bytes).unwrap();
+    let open = |labels| {
+        CifarDataset::cifar100_with(dir.path(), Split::Test, labels, SizeCheck::WholeRecords)
+    };
+    assert_eq!(
+        open(Cifar100Labels::Fine).unwrap().get(0).unwrap().label,
+        99
+    );
+    let message = open(Cifar100Labels::Coarse).unwrap_err().to_string();
+    assert!(
+        message.contains("test.bin") && message.contains("label 20, outside the 20 classes"),
+        "{message}"
+    );
+}
+
 // ---------------------------------------------------------------- ImageFolder
 
 fn save(image: &RgbImage, path: &Path) {

@@ -191,6 +191,18 @@ pub struct CifarDataset {
     class_names: Vec<String>,
 }
 
+/// The record format of a CIFAR variant.
+struct RecordLayout {
+    /// The dataset's name in messages.
+    dataset: &'static str,
+    /// Bytes per record: the label bytes, then the image.
+    record_size: usize,
+    /// The byte of the record holding the label in use.
+    label_offset: usize,
+    /// The number of classes that label ranges over.
+    num_classes: usize,
+}
+
 /// One file of a layout: its name and its official number of records.
 struct ExpectedFile {
     name: &'static str,
@@ -233,10 +245,15 @@ impl CifarDataset {
             Split::Train => (train, test),
             Split::Test => (test, train),
         };
-        let record_size = 1 + IMAGE_BYTES;
-        let records = read_files("CIFAR-10", &dir, &files, &other, record_size, size_check)?;
+        let layout = RecordLayout {
+            dataset: "CIFAR-10",
+            record_size: 1 + IMAGE_BYTES,
+            label_offset: 0,
+            num_classes: CIFAR10_CLASSES.len(),
+        };
+        let records = read_files(&layout, &dir, &files, &other, size_check)?;
         let names = read_names(&dir.join("batches.meta.txt"), &CIFAR10_CLASSES);
-        Ok(Self::from_records(records, record_size, 0, names))
+        Ok(Self::from_records(records, &layout, names))
     }
 
     /// Opens CIFAR-100 from `dir`: the `cifar-100-binary` folder, or a folder that holds it.
@@ -274,47 +291,38 @@ impl CifarDataset {
             Split::Train => (train, test),
             Split::Test => (test, train),
         };
-        let record_size = 2 + IMAGE_BYTES;
-        let records = read_files(
-            "CIFAR-100",
-            &dir,
-            &[file],
-            &[other],
-            record_size,
-            size_check,
-        )?;
-        let (label_offset, names) = match labels {
+        let (label_offset, num_classes, names_file, builtin): (_, _, _, &[&str]) = match labels {
             Cifar100Labels::Coarse => (
                 0,
-                read_names(
-                    &dir.join("coarse_label_names.txt"),
-                    &CIFAR100_COARSE_CLASSES,
-                ),
+                CIFAR100_COARSE_CLASSES.len(),
+                "coarse_label_names.txt",
+                &CIFAR100_COARSE_CLASSES,
             ),
             Cifar100Labels::Fine => (
                 1,
-                read_names(&dir.join("fine_label_names.txt"), &CIFAR100_FINE_CLASSES),
+                CIFAR100_FINE_CLASSES.len(),
+                "fine_label_names.txt",
+                &CIFAR100_FINE_CLASSES,
             ),
         };
-        Ok(Self::from_records(
-            records,
-            record_size,
+        let layout = RecordLayout {
+            dataset: "CIFAR-100",
+            record_size: 2 + IMAGE_BYTES,
             label_offset,
-            names,
-        ))
+            num_classes,
+        };
+        let records = read_files(&layout, &dir, &[file], &[other], size_check)?;
+        let names = read_names(&dir.join(names_file), builtin);
+        Ok(Self::from_records(records, &layout, names))
     }
 
-    fn from_records(
-        records: Vec<u8>,
-        record_size: usize,
-        label_offset: usize,
-        class_names: Vec<String>,
-    ) -> Self {
+    fn from_records(records: Vec<u8>, layout: &RecordLayout, class_names: Vec<String>) -> Self {
+        let record_size = layout.record_size;
         let num_records = records.len() / record_size;
         Self {
             records,
             record_size,
-            label_offset,
+            label_offset: layout.label_offset,
             num_records,
             class_names,
         }
@@ -357,17 +365,10 @@ impl CifarDataset {
 
 impl Dataset<LabeledImage> for CifarDataset {
     fn get(&self, index: usize) -> Result<LabeledImage, DatasetError> {
-        let label = self.label(index);
-        if label >= self.class_names.len() {
-            let message = format!(
-                "record {index} has label {label}, outside the {} classes",
-                self.class_names.len()
-            );
-            return Err(DataError::InvalidConfig(message).into());
-        }
+        // Labels were checked against the classes when the files were read.
         Ok(LabeledImage {
             image: self.image(index),
-            label,
+            label: self.label(index),
         })
     }
 
@@ -392,16 +393,16 @@ fn resolve_dir(dir: &Path, subfolder: &str) -> PathBuf {
     }
 }
 
-/// Reads and concatenates `files`, checking each size; `other` (the other split) only appears
-/// in the error message so that it lists the whole layout.
+/// Reads and concatenates `files`, checking each size and every record's label; `other` (the
+/// other split) only appears in the error message so that it lists the whole layout.
 fn read_files(
-    dataset: &'static str,
+    layout: &RecordLayout,
     dir: &Path,
     files: &[ExpectedFile],
     other: &[ExpectedFile],
-    record_size: usize,
     size_check: SizeCheck,
 ) -> Result<Vec<u8>, DataError> {
+    let (dataset, record_size) = (layout.dataset, layout.record_size);
     let expected = files
         .iter()
         .chain(other)
@@ -442,6 +443,20 @@ fn read_files(
             });
         }
         let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+        let bad_label = bytes
+            .chunks_exact(record_size)
+            .map(|record| usize::from(record[layout.label_offset]))
+            .enumerate()
+            .find(|&(_, label)| label >= layout.num_classes);
+        if let Some((record, label)) = bad_label {
+            return Err(DataError::LabelOutOfRange {
+                dataset,
+                path,
+                record,
+                label,
+                num_classes: layout.num_classes,
+            });
+        }
         records.extend_from_slice(&bytes);
     }
     Ok(records)
@@ -494,7 +509,13 @@ mod tests {
     fn records_unpack_from_planar_to_interleaved() {
         let mut record = vec![7u8];
         record.extend((0..IMAGE_BYTES).map(|i| (i / 1024) as u8 * 100 + (i % 1024 == 33) as u8));
-        let dataset = CifarDataset::from_records(record, 1 + IMAGE_BYTES, 0, vec!["c".into(); 10]);
+        let layout = RecordLayout {
+            dataset: "CIFAR-10",
+            record_size: 1 + IMAGE_BYTES,
+            label_offset: 0,
+            num_classes: 10,
+        };
+        let dataset = CifarDataset::from_records(record, &layout, vec!["c".into(); 10]);
         let item = dataset.get(0).unwrap();
         assert_eq!(item.label, 7);
         // Pixel 33 is (x = 1, y = 1); its planes hold 1, 101, 201.
