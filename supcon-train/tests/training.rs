@@ -32,6 +32,23 @@ fn epochs_of(dir: &std::path::Path) -> Vec<EpochMetrics> {
         .collect()
 }
 
+/// Trains stage 1 on the CPU in a fresh folder and returns its epoch mean losses.
+fn stage1_epoch_losses(
+    config: &SupConTrainingConfig,
+    train: &supcon_train::LabeledDataset,
+) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    train_supcon(
+        config,
+        dir.path(),
+        train,
+        &Device::flex(),
+        &TrainOptions::quiet(),
+    )
+    .unwrap();
+    epochs_of(dir.path()).iter().map(|e| e.loss).collect()
+}
+
 /// Crop (area 0.5-1) and flip.
 fn mild() -> Augmentation {
     Augmentation::CropFlip { min_scale: 0.5 }
@@ -285,22 +302,12 @@ impl burn::data::dataset::Dataset<supcon_data::LabeledImage> for Halves {
 /// within the first epoch and stays there: the collapse is a fixed point of SupCon.)
 #[test]
 fn supcon_pulls_visible_classes_together_below_the_collapse_value() {
-    let dir = tempfile::tempdir().unwrap();
     let train = supcon_train::LabeledDataset::from_dataset(std::sync::Arc::new(Halves), 4);
-    let config = stage1_config(6);
-    train_supcon(
-        &config,
-        dir.path(),
-        &train,
-        &Device::flex(),
-        &TrainOptions::quiet(),
-    )
-    .unwrap();
+    let losses = stage1_epoch_losses(&stage1_config(6), &train);
 
     let batch = 32.0f64;
     let collapse = (0.1 / 0.07) * (2.0 * batch - 1.0).ln();
-    let epochs = epochs_of(dir.path());
-    let last = epochs.last().unwrap().loss;
+    let last = *losses.last().unwrap();
     assert!(
         last < collapse - 0.5,
         "SupCon's last epoch loss {last} is not clearly below the collapse value {collapse}"
@@ -315,7 +322,6 @@ fn supcon_pulls_visible_classes_together_below_the_collapse_value() {
 /// 6.308, 6.205, 6.079; with fully random colours and polarity every epoch stayed at 6.920.
 #[test]
 fn supcon_leaves_the_collapse_value_on_the_synthetic_shapes() {
-    let dir = tempfile::tempdir().unwrap();
     let train = synthetic(5, 400, Split::Train);
     let encoder = supcon_models::ResNetConfig::resnet18_cifar().with_width_multiplier(0.125);
     let config = SupConTrainingConfig::new(SupConModelConfig::new(encoder), 10, 64)
@@ -332,17 +338,9 @@ fn supcon_leaves_the_collapse_value_on_the_synthetic_shapes() {
                 .with_decay(supcon_train::LrDecay::Constant),
         )
         .with_seed(0);
-    train_supcon(
-        &config,
-        dir.path(),
-        &train,
-        &Device::flex(),
-        &TrainOptions::quiet(),
-    )
-    .unwrap();
+    let losses = stage1_epoch_losses(&config, &train);
 
     let collapse = (0.1f64 / 0.07) * (2.0f64 * 64.0 - 1.0).ln();
-    let losses: Vec<f64> = epochs_of(dir.path()).iter().map(|e| e.loss).collect();
     let last = *losses.last().unwrap();
     assert!(
         last < collapse - 0.3,
