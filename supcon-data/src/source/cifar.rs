@@ -214,7 +214,9 @@ impl CifarDataset {
     ///
     /// # Errors
     /// [`DataError::MissingFile`] or [`DataError::WrongFileSize`], listing every expected file
-    /// and size, when the layout does not match; [`DataError::Io`] when a file cannot be read.
+    /// and size, when the layout does not match; [`DataError::LabelOutOfRange`], naming the
+    /// file and record, when a label is not one of the classes; [`DataError::Io`] when a file
+    /// cannot be read.
     pub fn cifar10(dir: impl AsRef<Path>, split: Split) -> Result<Self, DataError> {
         Self::cifar10_with(dir, split, SizeCheck::Official)
     }
