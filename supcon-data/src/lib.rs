@@ -55,8 +55,8 @@ pub mod functional {
     pub use crate::augment::blur::{gaussian_blur, gaussian_kernel};
     pub use crate::augment::color::{
         adjust_brightness, adjust_brightness_mut, adjust_contrast, adjust_contrast_mut, adjust_hue,
-        adjust_hue_mut, adjust_saturation, adjust_saturation_mut, grayscale, grayscale_mut, luma,
-        mean_luma,
+        adjust_hue_mut, adjust_saturation, adjust_saturation_mut, grayscale, grayscale_mut,
+        hsv_to_rgb, luma, mean_luma,
     };
     pub use crate::augment::resize::{
         center_crop, crop_image, hflip, hflip_mut, resize, resize_shorter_side, resized_crop,

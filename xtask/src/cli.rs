@@ -241,7 +241,8 @@ pub enum Resolution {
 /// Options of `bench`.
 #[derive(Clone, Debug, Args)]
 pub struct BenchArgs {
-    /// Run only the benchmarks whose `<crate>/<bench>` name contains one of these (comma separated).
+    /// Run only the benchmarks whose `<crate>/<bench>` name contains one of these
+    /// (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Timed repetitions per benchmark (passed as SUPCON_BENCH_STEPS).

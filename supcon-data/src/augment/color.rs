@@ -280,6 +280,25 @@ fn shift_hue_unit(r: f32, g: f32, b: f32, shift: f32) -> [f32; 3] {
     [red, green, blue]
 }
 
+/// HSV to RGB, every component in `[0, 1]` (a hue outside it wraps around), as skimage's
+/// `hsv2rgb` computes it for one pixel.
+pub fn hsv_to_rgb(hue: f32, saturation: f32, value: f32) -> [f32; 3] {
+    let h = (hue * 6.0).rem_euclid(6.0);
+    let sector = h.floor();
+    let f = h - sector;
+    let p = value * (1.0 - saturation);
+    let q = value * (1.0 - saturation * f);
+    let t = value * (1.0 - saturation * (1.0 - f));
+    match sector as u8 {
+        0 => [value, t, p],
+        1 => [q, value, p],
+        2 => [p, value, t],
+        3 => [p, q, value],
+        4 => [t, p, value],
+        _ => [value, p, q],
+    }
+}
+
 /// One 8-bit pixel through [`shift_hue_unit`], truncated back to 8 bits as torchvision does
 /// (`x * 255.999`).
 #[cfg(test)]
@@ -291,6 +310,28 @@ fn shift_hue(pixel: [u8; 3], shift: f32) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hsv_conversion_matches_hand_computed_colours() {
+        let cases: [((f32, f32, f32), [f32; 3]); 6] = [
+            ((0.0, 1.0, 1.0), [1.0, 0.0, 0.0]),
+            ((1.0 / 3.0, 1.0, 1.0), [0.0, 1.0, 0.0]),
+            ((2.0 / 3.0, 0.5, 0.8), [0.4, 0.4, 0.8]),
+            // Hue 0.1 is 0.6 of the way from red to yellow: green = v (1 - s (1 - 0.6)).
+            ((0.1, 0.5, 0.6), [0.6, 0.48, 0.3]),
+            ((0.5, 0.0, 0.3), [0.3, 0.3, 0.3]),
+            ((1.0, 1.0, 0.5), [0.5, 0.0, 0.0]),
+        ];
+        for ((h, s, v), expected) in cases {
+            let rgb = hsv_to_rgb(h, s, v);
+            for c in 0..3 {
+                assert!(
+                    (rgb[c] - expected[c]).abs() < 1e-5,
+                    "hsv({h}, {s}, {v}) = {rgb:?}, expected {expected:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn luma_truncates_like_torchvision() {

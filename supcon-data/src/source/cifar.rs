@@ -293,25 +293,15 @@ impl CifarDataset {
             Split::Train => (train, test),
             Split::Test => (test, train),
         };
-        let (label_offset, num_classes, names_file, builtin): (_, _, _, &[&str]) = match labels {
-            Cifar100Labels::Coarse => (
-                0,
-                CIFAR100_COARSE_CLASSES.len(),
-                "coarse_label_names.txt",
-                &CIFAR100_COARSE_CLASSES,
-            ),
-            Cifar100Labels::Fine => (
-                1,
-                CIFAR100_FINE_CLASSES.len(),
-                "fine_label_names.txt",
-                &CIFAR100_FINE_CLASSES,
-            ),
+        let (label_offset, names_file, builtin): (_, _, &[&str]) = match labels {
+            Cifar100Labels::Coarse => (0, "coarse_label_names.txt", &CIFAR100_COARSE_CLASSES),
+            Cifar100Labels::Fine => (1, "fine_label_names.txt", &CIFAR100_FINE_CLASSES),
         };
         let layout = RecordLayout {
             dataset: "CIFAR-100",
             record_size: 2 + IMAGE_BYTES,
             label_offset,
-            num_classes,
+            num_classes: builtin.len(),
         };
         let records = read_files(&layout, &dir, &[file], &[other], size_check)?;
         let names = read_names(&dir.join(names_file), builtin);

@@ -29,6 +29,7 @@ use image::RgbImage;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
+use crate::augment::color::hsv_to_rgb;
 use crate::seed::{mix_seed, rng_from_seed, AugmentRng};
 use crate::{DataError, ImageSource, LabeledImage, Split};
 
@@ -230,24 +231,6 @@ fn muted_colour(rng: &mut AugmentRng, value: std::ops::Range<f32>) -> [f32; 3] {
     hsv_to_rgb(hue, saturation, value)
 }
 
-/// HSV (each in `[0, 1]`) to RGB.
-fn hsv_to_rgb(hue: f32, saturation: f32, value: f32) -> [f32; 3] {
-    let h = (hue * 6.0).rem_euclid(6.0);
-    let sector = h.floor();
-    let f = h - sector;
-    let p = value * (1.0 - saturation);
-    let q = value * (1.0 - saturation * f);
-    let t = value * (1.0 - saturation * (1.0 - f));
-    match sector as u8 {
-        0 => [value, t, p],
-        1 => [q, value, p],
-        2 => [p, value, t],
-        3 => [p, q, value],
-        4 => [t, p, value],
-        _ => [value, p, q],
-    }
-}
-
 /// Draws one image of class `class` with all nuisance factors taken from `rng`.
 fn draw_image(size: u32, class: usize, rng: &mut AugmentRng) -> RgbImage {
     let side = size as f32;
@@ -382,28 +365,6 @@ mod tests {
                 assert!(
                     differing > 20,
                     "classes {a} and {b} differ on {differing} of 400 points"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn hsv_conversion_matches_hand_computed_colours() {
-        let cases: [((f32, f32, f32), [f32; 3]); 6] = [
-            ((0.0, 1.0, 1.0), [1.0, 0.0, 0.0]),
-            ((1.0 / 3.0, 1.0, 1.0), [0.0, 1.0, 0.0]),
-            ((2.0 / 3.0, 0.5, 0.8), [0.4, 0.4, 0.8]),
-            // Hue 0.1 is 0.6 of the way from red to yellow: green = v (1 - s (1 - 0.6)).
-            ((0.1, 0.5, 0.6), [0.6, 0.48, 0.3]),
-            ((0.5, 0.0, 0.3), [0.3, 0.3, 0.3]),
-            ((1.0, 1.0, 0.5), [0.5, 0.0, 0.0]),
-        ];
-        for ((h, s, v), expected) in cases {
-            let rgb = hsv_to_rgb(h, s, v);
-            for c in 0..3 {
-                assert!(
-                    (rgb[c] - expected[c]).abs() < 1e-5,
-                    "hsv({h}, {s}, {v}) = {rgb:?}, expected {expected:?}"
                 );
             }
         }

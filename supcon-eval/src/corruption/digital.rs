@@ -1,6 +1,7 @@
 //! Digital corruptions: brightness, contrast, saturate (in HSV), pixelate and JPEG.
 
 use image::RgbImage;
+use supcon_data::functional::hsv_to_rgb;
 
 use super::buffer::FloatImage;
 use super::filter::{self, PilFilter};
@@ -25,31 +26,13 @@ fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     ((hue / 6.0).rem_euclid(1.0), saturation, value)
 }
 
-/// skimage's `hsv2rgb` of one pixel.
-fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
-    let sector = (h * 6.0).floor();
-    let f = h * 6.0 - sector;
-    let p = v * (1.0 - s);
-    let q = v * (1.0 - f * s);
-    let t = v * (1.0 - (1.0 - f) * s);
-    match (sector as i64).rem_euclid(6) {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
-    }
-}
-
 /// Applies `change` to the (h, s, v) of every pixel of x in [0, 1] and converts back.
 fn map_hsv(image: &RgbImage, change: impl Fn(f32, f32, f32) -> (f32, f32, f32)) -> RgbImage {
     let mut x = FloatImage::from_rgb_unit(image);
     for p in x.data.chunks_exact_mut(3) {
         let (h, s, v) = rgb_to_hsv(p[0], p[1], p[2]);
         let (h, s, v) = change(h, s, v);
-        let (r, g, b) = hsv_to_rgb(h, s, v);
-        p.copy_from_slice(&[r, g, b]);
+        p.copy_from_slice(&hsv_to_rgb(h, s, v));
     }
     x.to_rgb_unit()
 }
@@ -148,7 +131,7 @@ mod tests {
             (0.9, 0.9, 0.1),
         ] {
             let (h, s, v) = rgb_to_hsv(r, g, b);
-            let (r2, g2, b2) = hsv_to_rgb(h, s, v);
+            let [r2, g2, b2] = hsv_to_rgb(h, s, v);
             assert!((r - r2).abs() < 1e-6 && (g - g2).abs() < 1e-6 && (b - b2).abs() < 1e-6);
         }
         // Pure green: hue 1/3 (skimage gives 0.3333).
